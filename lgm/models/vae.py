@@ -1,0 +1,184 @@
+"""The VAE with a discrete plus a continuous latent (section 4.2, appendix 7.8).
+
+Generative model (decoder, parameters theta)::
+
+    z_d ~ Cat(1/J)            uniform categorical prior, J discrete codes
+    z_c ~ N(0, I)             continuous nuisance latent, dimension D
+    x   ~ Bernoulli(sigmoid(decoder([z_c, z_d])))   pixels independent
+
+Guide (encoder, parameters phi), conditionally independent parts::
+
+    Q(z_c | x) = N(mu(x), diag exp(logvar(x)))
+    Q(z_d | x) = Cat(softmax(logits(x)))   relaxed by Gumbel-softmax (eq. 19) while training,
+                                           one-hot argmax of the noisy logits in evaluation
+
+The discrete latent can grow by one code per task (appendix 7.8.2): :meth:`grown` returns a
+student with ``J + extra`` codes whose weights are copied from this model, except the layers
+right around the latent, which are re-initialised (Glorot).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lgm.models.networks import build_decoder, build_encoder, reset_latent_layers
+
+
+@dataclass
+class Posterior:
+    """Parameters of Q(z_c | x) and Q(z_d | x)."""
+
+    mu: Tensor
+    logvar: Tensor
+    logits: Tensor
+
+
+@dataclass
+class VAEOutput:
+    """One pass x -> Q(z|x) -> z -> P(x|z): the posterior, the sample and the decoder logits."""
+
+    posterior: Posterior
+    z_c: Tensor
+    z_d: Tensor
+    x_logits: Tensor
+
+
+def gumbel_softmax(
+    logits: Tensor, tau: float, *, hard: bool, generator: torch.Generator | None = None
+) -> Tensor:
+    """Gumbel-softmax sample (eq. 19): softmax((log p + g) / tau), g = -log(-log u).
+
+    ``logits`` are unnormalised log-probabilities. With ``hard`` the sample is the one-hot
+    argmax of the noisy logits (no gradient), as used for evaluation and replay.
+    """
+    u = torch.rand(logits.shape, generator=generator, device=logits.device, dtype=logits.dtype)
+    g = -torch.log((-torch.log(u.clamp_min(1e-10))).clamp_min(1e-10))
+    noisy = logits + g
+    if hard:
+        return F.one_hot(noisy.argmax(-1), logits.shape[-1]).to(logits.dtype)
+    return F.softmax(noisy / tau, dim=-1)
+
+
+class DiscreteContinuousVAE(nn.Module):
+    """Dense (-D) or convolutional (-C) VAE of appendix 7.4.1 with latent [z_c, z_d]."""
+
+    def __init__(
+        self,
+        arch: str,
+        image_shape: tuple[int, int, int],
+        continuous: int = 14,
+        discrete: int = 10,
+        *,
+        batchnorm: bool = True,
+    ) -> None:
+        super().__init__()
+        if continuous < 1 or discrete < 1:
+            raise ValueError(
+                f"latent sizes must be >= 1, got continuous={continuous}, discrete={discrete}"
+            )
+        self.arch, self.image_shape = arch, tuple(image_shape)
+        self.continuous, self.discrete, self.batchnorm = continuous, discrete, batchnorm
+        self.encoder = build_encoder(arch, self.image_shape, 2 * continuous + discrete,
+                                     batchnorm=batchnorm)
+        self.decoder = build_decoder(arch, continuous + discrete, self.image_shape,
+                                     batchnorm=batchnorm)
+
+    # --- guide -------------------------------------------------------------------------
+    def encode(self, x: Tensor) -> Posterior:
+        """Q(z_c | x), Q(z_d | x): one trunk, three heads [mu, logvar, logits]."""
+        h = self.encoder(x)
+        d = self.continuous
+        return Posterior(h[:, :d], h[:, d:2 * d], h[:, 2 * d:])
+
+    def sample_posterior(
+        self, post: Posterior, tau: float, *, hard: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Reparameterised z_c = mu + sigma * eps and Gumbel-softmax z_d."""
+        eps = torch.randn(post.mu.shape, generator=generator, device=post.mu.device,
+                          dtype=post.mu.dtype)
+        z_c = post.mu + torch.exp(0.5 * post.logvar) * eps
+        z_d = gumbel_softmax(post.logits, tau, hard=hard, generator=generator)
+        return z_c, z_d
+
+    # --- generative model --------------------------------------------------------------
+    def decode(self, z_c: Tensor, z_d: Tensor) -> Tensor:
+        """Bernoulli logits of P(x | z_c, z_d)."""
+        return self.decoder(torch.cat([z_c, z_d], dim=-1))
+
+    def forward(
+        self, x: Tensor, tau: float = 1.0, *, hard: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> VAEOutput:
+        post = self.encode(x)
+        z_c, z_d = self.sample_posterior(post, tau, hard=hard, generator=generator)
+        return VAEOutput(post, z_c, z_d, self.decode(z_c, z_d))
+
+    def sample_prior(
+        self, n: int, *, codes: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """z_c ~ N(0, I); z_d one-hot, uniform over the J codes unless ``codes`` is given."""
+        device = next(self.parameters()).device
+        if codes is None:
+            codes = torch.randint(self.discrete, (n,), generator=generator, device=device)
+        z_c = torch.randn((n, self.continuous), generator=generator, device=device)
+        return z_c, F.one_hot(codes.to(device), self.discrete).float()
+
+    @torch.no_grad()
+    def generate(
+        self, n: int, *, codes: Tensor | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Sigmoid means of P(x | z), z from the prior (the replay of section 4.2)."""
+        z_c, z_d = self.sample_prior(n, codes=codes, generator=generator)
+        return torch.sigmoid(self.decode(z_c, z_d))
+
+    # --- growing the discrete latent (appendix 7.8.2) ----------------------------------
+    def grown(self, extra: int = 1) -> DiscreteContinuousVAE:
+        """A new student with ``discrete + extra`` codes and this model's weights.
+
+        Every tensor whose name and shape match is copied; the layers around the latent
+        (the encoder's projection into it and the decoder's first layer) are re-initialised
+        with Glorot, as the paper says, even where their shapes would allow copying. BatchNorm
+        running statistics are reset (appendix 7.4.1: "re-initialized ... the aggregated mean
+        and covariance of the Batch Norm layers").
+        """
+        if extra < 0:
+            raise ValueError(f"extra codes must be >= 0, got {extra}")
+        student = DiscreteContinuousVAE(self.arch, self.image_shape, self.continuous,
+                                        self.discrete + extra, batchnorm=self.batchnorm)
+        student.to(next(self.parameters()).device)
+        transfer_weights(self, student)
+        return student
+
+
+def transfer_weights(teacher: DiscreteContinuousVAE, student: DiscreteContinuousVAE) -> None:
+    """Teacher -> student weight transfer that re-initialises only the latent's neighbours."""
+    skip = {id(p) for m in (student.encoder.latent_projection, student.decoder.latent_input)
+            for p in m.parameters()}
+    source = dict(teacher.named_parameters())
+    with torch.no_grad():
+        for name, p in student.named_parameters():
+            if id(p) not in skip and name in source and source[name].shape == p.shape:
+                p.copy_(source[name])
+    reset_latent_layers(student.encoder, student.decoder)
+    reset_batchnorm_statistics(student)
+
+
+def reset_batchnorm_statistics(model: nn.Module) -> None:
+    """Zero the running mean, unit running variance, for every BatchNorm layer."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+
+
+def frozen_copy(model: nn.Module) -> nn.Module:
+    """The teacher: an eval-mode copy with no gradients."""
+    teacher = copy.deepcopy(model).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
