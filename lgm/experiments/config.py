@@ -31,7 +31,7 @@ class RunConfig:
     arch: str = "dense"
     num_tasks: int | None = None          # None: all the experiment's tasks
     class_order: list[int] | None = None  # split experiments: which class is task t
-    continuous: int = 14                  # dim z_c (appendix 7.4.1)
+    continuous: int = 7                   # dim z_c: the table's "14" counts mean + log-variance
     discrete: int | None = None           # J; None: 1 for lifelong (grows), num_tasks otherwise
     batch_size: int = 128
     lr: float = 1e-3

@@ -1,0 +1,341 @@
+"""Encoder and decoder networks of the paper, and its parameter table.
+
+Source: *Lifelong Generative Modeling*, appendix 7.4.1 ("Model Architecture"), eq. 15 and the
+parameter table that follows it; appendix 7.8.2 for the Glorot re-initialisation of the layers
+around the latent.
+
+Architecture reading
+--------------------
+The reading below reproduces six of the ten numbers in the paper's table exactly (EWC-D, EWC-C,
+lifelong-D initial, lifelong-C initial and final). It is the only one we found that does so.
+The other four are accounted for exactly too; see "The paper's table" below.
+
+Dense (-D), appendix 7.4.1 ("two layers of 512 ... and two layers of 512 to map back")::
+
+    encoder  flatten -> Linear(CHW, 512) -> BN -> ELU -> Linear(512, 2*zc + J)
+    decoder  Linear(zc + J, 512) -> BN -> ELU -> Linear(512, 512) -> BN -> ELU
+             -> Linear(512, CHW)
+
+  That is two linear layers on the encoder side and three on the decoder side, with three
+  512-unit hidden layers in total. The counts rule out four hidden layers (two a side): that
+  reading alone is already 1,333,520 parameters, more than the paper's 1,089,830. This is also
+  the layout of the authors' helper library (encoder ``nlayers=2``, decoder ``nlayers=3``).
+
+Convolutional (-C), eq. 15, every convolution *gated*::
+
+    encoder  resize to 32x32 -> [32,(5,5),1] -> [64,(4,4),2] -> [128,(4,4),1] -> [256,(4,4),2]
+             -> [512,(4,4),1] -> [512,(1,1),1] -> [2*zc + J,(1,1),1]      (BN+ELU between)
+    decoder  [256,(4,4),1]^T -> [128,(4,4),2]^T -> [64,(4,4),1]^T -> [32,(4,4),2]^T
+             -> [32,(5,5),1]^T -> plain [C,(1,1),1] -> resize to HxW      (BN+ELU between)
+
+  A gated layer is ``h(x) * sigmoid(g(x))``, where ``h`` and ``g`` are two convolutions of the
+  same shape, so it has twice the parameters of a plain one. All of them are gated except the
+  decoder's output convolution. This is the authors' default (gated convolutions). Without the
+  gates no reading of the conv counts works. Eq. 15 prints the fifth encoder layer as
+  ``[512,(1,1),1]``. The counts need ``(4,4)``, which is also what brings the 4x4 map down to
+  1x1. Images are resized bilinearly to 32x32 going in and from 32x32 coming out, as in the
+  reference code.
+
+Latent sizes. The table's "z_c dimension 14" is the number of Gaussian *encoder outputs*, i.e. a
+mean and a log-variance for a **7-dimensional** z_c (the reference code's ``continuous_size=14``).
+With z_c = 7 and J = 10 the encoder emits 2*7 + 10 = 24 numbers and the decoder reads 7 + 10 = 17.
+Reading z_c as 14 latent dimensions cannot work: the lifelong-D figures then overshoot for every
+J. The table is therefore built with ``zc=7`` (:data:`TABLE_ZC`).
+
+Only ``nn.Parameter`` tensors are counted. BatchNorm's affine weight and bias are counted, its
+running statistics are not. No extra scalar is needed.
+
+The paper's table (``parameter_table``), with P(J) the parameters of one encoder + decoder pair:
+
+* EWC-D / EWC-C: 4 x P(10) without BatchNorm. That is student + teacher, each with a diagonal
+  Fisher of its own size (the paper: EWC "has double the number of parameters" and "also needs
+  the preservation of the teacher"). Exact for both.
+* lifelong initial: the first student-teacher pair, teacher J=1 + student J=2. Exact for both
+  (2,165,311 and 15,235,072).
+* lifelong final: teacher J=9 + student J=10. Exact for conv (15,382,560). The dense figure
+  2,179,661 is P(9) + P(8), one fork earlier. Ours is 2,050 higher: 2 x 1,025, one discrete
+  unit (513 encoder + 512 decoder parameters) in each of the two models.
+* vanilla and the first "full" column: one model, P(10). The paper prints half of its lifelong
+  final figure here (7,691,280 = 15,382,560 / 2; 1,089,830 = floor(2,179,661 / 2)). That would
+  be a model with J = 9.5 (conv) or 8.5 (dense), which does not exist. Ours is 7,695,889
+  (+4,609) and 1,091,368 (+1,538).
+* the second "full" column: student + teacher, both J=10 ("full representation throughout").
+  The paper repeats its lifelong final figure. Ours is 15,391,778 (+9,218) and 2,182,736
+  (+3,075).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+HIDDEN = 512
+"""Width of the dense hidden layers (appendix 7.4.1)."""
+
+CONV_SIZE = (32, 32)
+"""Working resolution of the conv networks; other image sizes are resized bilinearly."""
+
+FILTERS = 32
+"""Base number of feature maps of eq. 15 (32, 64, 128, 256, 512)."""
+
+TABLE_IMAGE_SHAPE = (1, 28, 28)
+"""FashionMNIST, the data set of the parameter table (experiment 5.1)."""
+
+TABLE_ZC = 7
+"""z_c dimension behind the table's "14" column (14 = mean + log-variance outputs)."""
+
+
+# --------------------------------------------------------------------------- building blocks
+class Gated(nn.Module):
+    """Gated layer ``feature(x) * sigmoid(gate(x))``; ``feature`` and ``gate`` share a shape."""
+
+    def __init__(self, feature: nn.Module, gate: nn.Module) -> None:
+        super().__init__()
+        self.feature = feature
+        self.gate = gate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.feature(x) * torch.sigmoid(self.gate(x))
+
+
+def _gated_conv(c_in: int, c_out: int, kernel: int, stride: int) -> Gated:
+    """Gated ``Conv2d`` (no padding), the encoder layer of eq. 15."""
+    return Gated(nn.Conv2d(c_in, c_out, kernel, stride), nn.Conv2d(c_in, c_out, kernel, stride))
+
+
+def _gated_conv_transpose(c_in: int, c_out: int, kernel: int, stride: int) -> Gated:
+    """Gated ``ConvTranspose2d`` (no padding), the decoder layer of eq. 15."""
+    return Gated(
+        nn.ConvTranspose2d(c_in, c_out, kernel, stride),
+        nn.ConvTranspose2d(c_in, c_out, kernel, stride),
+    )
+
+
+def _norm_act(features: int, batchnorm: bool, dims: int) -> list[nn.Module]:
+    """``BN + ELU`` (appendix 7.4.1); just ``ELU`` without BatchNorm (the EWC models)."""
+    norm = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
+    return ([norm(features)] if batchnorm else []) + [nn.ELU()]
+
+
+def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """Bilinear resize of an image batch, or ``x`` itself when the size already matches."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+def _check_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+    """``image_shape`` as a tuple of three positive ints, or ``ValueError``."""
+    shape = tuple(int(s) for s in image_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {image_shape}")
+    return shape[0], shape[1], shape[2]
+
+
+# --------------------------------------------------------------------------- dense (-D)
+class DenseEncoder(nn.Module):
+    """``flatten -> Linear(CHW, 512) -> [BN] -> ELU -> Linear(512, out)`` (appendix 7.4.1)."""
+
+    def __init__(self, image_shape: tuple[int, int, int], out_features: int,
+                 batchnorm: bool = True) -> None:
+        super().__init__()
+        self.trunk = nn.Sequential(
+            nn.Flatten(), nn.Linear(math.prod(image_shape), HIDDEN),
+            *_norm_act(HIDDEN, batchnorm, dims=1),
+        )
+        self.latent_projection = nn.Linear(HIDDEN, out_features)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.latent_projection(self.trunk(x))
+
+
+class DenseDecoder(nn.Module):
+    """``Linear(in, 512) -> [BN] -> ELU -> Linear(512, 512) -> [BN] -> ELU -> Linear(512, CHW)``."""
+
+    def __init__(self, in_features: int, image_shape: tuple[int, int, int],
+                 batchnorm: bool = True) -> None:
+        super().__init__()
+        self.image_shape = image_shape
+        self.latent_input = nn.Linear(in_features, HIDDEN)
+        self.body = nn.Sequential(
+            *_norm_act(HIDDEN, batchnorm, dims=1),
+            nn.Linear(HIDDEN, HIDDEN), *_norm_act(HIDDEN, batchnorm, dims=1),
+            nn.Linear(HIDDEN, math.prod(image_shape)),
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.body(self.latent_input(z)).view(-1, *self.image_shape)
+
+
+# --------------------------------------------------------------------------- conv (-C)
+_ENCODER_LAYERS = (  # (out channels as a multiple of FILTERS, kernel, stride); eq. 15
+    (1, 5, 1), (2, 4, 2), (4, 4, 1), (8, 4, 2), (16, 4, 1), (16, 1, 1),
+)
+_DECODER_LAYERS = (  # after the latent input [8*FILTERS, (4,4), 1]; eq. 15
+    (4, 4, 2), (2, 4, 1), (1, 4, 2), (1, 5, 1),
+)
+
+
+class ConvEncoder(nn.Module):
+    """Gated conv encoder of eq. 15: 32x32 input -> 512x1x1 -> gated 1x1 latent projection."""
+
+    def __init__(self, image_shape: tuple[int, int, int], out_features: int,
+                 batchnorm: bool = True) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = image_shape[0]
+        for mult, kernel, stride in _ENCODER_LAYERS:
+            layers += [_gated_conv(c_in, mult * FILTERS, kernel, stride),
+                       *_norm_act(mult * FILTERS, batchnorm, dims=2)]
+            c_in = mult * FILTERS
+        self.trunk = nn.Sequential(*layers)
+        self.latent_projection = _gated_conv(c_in, out_features, 1, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.trunk(_resize(x, CONV_SIZE))
+        return self.latent_projection(h).flatten(1)
+
+
+class ConvDecoder(nn.Module):
+    """Gated conv-transpose decoder of eq. 15: ``in x 1 x 1 -> C x 32 x 32 -> C x H x W``."""
+
+    def __init__(self, in_features: int, image_shape: tuple[int, int, int],
+                 batchnorm: bool = True) -> None:
+        super().__init__()
+        self.image_shape = image_shape
+        c_in = 8 * FILTERS
+        self.latent_input = _gated_conv_transpose(in_features, c_in, 4, 1)
+        layers: list[nn.Module] = [*_norm_act(c_in, batchnorm, dims=2)]
+        for mult, kernel, stride in _DECODER_LAYERS:
+            layers += [_gated_conv_transpose(c_in, mult * FILTERS, kernel, stride),
+                       *_norm_act(mult * FILTERS, batchnorm, dims=2)]
+            c_in = mult * FILTERS
+        layers.append(nn.Conv2d(c_in, image_shape[0], 1))  # output layer: plain, no BN/ELU
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        h = self.latent_input(z.view(z.shape[0], -1, 1, 1))
+        return _resize(self.body(h), self.image_shape[1:])
+
+
+# --------------------------------------------------------------------------- public API
+def build_encoder(arch: str, image_shape: tuple[int, int, int], out_features: int, *,
+                  batchnorm: bool = True) -> nn.Module:
+    """Encoder ``[B, C, H, W] -> [B, out_features]`` (``out_features = 2*zc + J``).
+
+    ``arch`` is ``"dense"`` or ``"conv"`` (appendix 7.4.1, eq. 15). The returned module has a
+    ``latent_projection`` attribute, the layer that projects into the latent.
+    """
+    shape = _check_shape(image_shape)
+    if out_features < 1:
+        raise ValueError(f"out_features must be >= 1, got {out_features}")
+    if arch == "dense":
+        return DenseEncoder(shape, out_features, batchnorm)
+    if arch == "conv":
+        return ConvEncoder(shape, out_features, batchnorm)
+    raise ValueError(f"arch must be 'dense' or 'conv', got {arch!r}")
+
+
+def build_decoder(arch: str, in_features: int, image_shape: tuple[int, int, int], *,
+                  batchnorm: bool = True) -> nn.Module:
+    """Decoder ``[B, in_features] -> Bernoulli logits [B, C, H, W]`` (``in_features = zc + J``).
+
+    The returned module has a ``latent_input`` attribute, the first layer (it reads the latent).
+    """
+    shape = _check_shape(image_shape)
+    if in_features < 1:
+        raise ValueError(f"in_features must be >= 1, got {in_features}")
+    if arch == "dense":
+        return DenseDecoder(in_features, shape, batchnorm)
+    if arch == "conv":
+        return ConvDecoder(in_features, shape, batchnorm)
+    raise ValueError(f"arch must be 'dense' or 'conv', got {arch!r}")
+
+
+def reset_latent_layers(encoder: nn.Module, decoder: nn.Module) -> None:
+    """Glorot-uniform weights and zero biases for the layers around the latent (appendix 7.8.2).
+
+    Touches only ``encoder.latent_projection`` and ``decoder.latent_input``, including both
+    halves of a gated layer. Everything else keeps its weights.
+    """
+    with torch.no_grad():
+        for layer in (encoder.latent_projection, decoder.latent_input):
+            for m in layer.modules():
+                if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                    nn.init.xavier_uniform_(m.weight)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of scalars in ``module.parameters()``; buffers (BN running stats) not counted."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def model_parameters(arch: str, zc: int, zd: int, *, batchnorm: bool = True,
+                     image_shape: tuple[int, int, int] = TABLE_IMAGE_SHAPE) -> int:
+    """Parameters of one encoder + decoder pair, P(J), built on the meta device (no memory)."""
+    with torch.device("meta"):
+        encoder = build_encoder(arch, image_shape, 2 * zc + zd, batchnorm=batchnorm)
+        decoder = build_decoder(arch, zc + zd, image_shape, batchnorm=batchnorm)
+    return count_parameters(encoder) + count_parameters(decoder)
+
+
+# The paper's table, in its column order: method, arch, zd initial, zd final, paper initial,
+# paper final. Every column has z_c "14", i.e. TABLE_ZC = 7 latent dimensions.
+PAPER_TABLE: tuple[tuple[str, str, int, int, int, int], ...] = (
+    ("ewc", "dense", 10, 10, 4_353_184, 4_353_184),
+    ("vanilla", "dense", 10, 10, 1_089_830, 1_089_830),
+    ("full", "dense", 10, 10, 1_089_830, 1_089_830),
+    ("full", "dense", 10, 10, 2_179_661, 2_179_661),
+    ("lifelong", "dense", 1, 10, 2_165_311, 2_179_661),
+    ("ewc", "conv", 10, 10, 30_767_428, 30_767_428),
+    ("vanilla", "conv", 10, 10, 7_691_280, 7_691_280),
+    ("full", "conv", 10, 10, 7_691_280, 7_691_280),
+    ("full", "conv", 10, 10, 15_382_560, 15_382_560),
+    ("lifelong", "conv", 1, 10, 15_235_072, 15_382_560),
+)
+
+
+def _row_counts(method: str, arch: str, zd_initial: int, zd_final: int,
+                student_teacher: bool) -> tuple[int, int, str]:
+    """(ours initial, ours final, what is counted) for one column of the table."""
+    def p(zd: int, batchnorm: bool = True) -> int:
+        return model_parameters(arch, TABLE_ZC, zd, batchnorm=batchnorm)
+
+    if method == "ewc":
+        n = 4 * p(zd_final, batchnorm=False)
+        return n, n, "student + teacher + a diagonal Fisher for each (4 models), no BatchNorm"
+    if method == "lifelong":
+        # initial: first student-teacher pair (teacher J, student J+1); final: student J.
+        first = p(zd_initial) + p(zd_initial + 1)
+        last = p(zd_final) + p(zd_final - 1)
+        return first, last, "student + teacher (teacher has one discrete unit fewer)"
+    if student_teacher:
+        return 2 * p(zd_initial), 2 * p(zd_final), "student + teacher, both at full J"
+    return p(zd_initial), p(zd_final), "one model (encoder + decoder)"
+
+
+def parameter_table() -> list[dict]:
+    """One row per column of the paper's table (appendix 7.4.1), computed by building models.
+
+    Keys: method, arch, zd_initial, zd_final, zc, params_initial, params_final, paper_initial,
+    paper_final, counts. ``zc`` is the latent dimension we build (7; the paper's column prints
+    the 14 Gaussian encoder outputs). The module docstring explains every gap.
+    """
+    rows = []
+    seen_full: set[str] = set()
+    for method, arch, zd0, zd1, paper0, paper1 in PAPER_TABLE:
+        student_teacher = method == "full" and arch in seen_full  # second "full" column
+        if method == "full":
+            seen_full.add(arch)
+        ours0, ours1, counts = _row_counts(method, arch, zd0, zd1, student_teacher)
+        rows.append({
+            "method": method, "arch": arch, "zd_initial": zd0, "zd_final": zd1,
+            "zc": TABLE_ZC, "params_initial": ours0, "params_final": ours1,
+            "paper_initial": paper0, "paper_final": paper1, "counts": counts,
+        })
+    return rows
