@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from lgm.experiments import ARCHS, EXPERIMENTS, METHODS, PRESETS, make_config
-from lgm.paths import cache_root
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -41,36 +40,29 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-root", default=None, help="data folder (default: $LGM_DATA, ...)")
     train.add_argument("--set", dest="overrides", type=parse_assignment, action="append",
                        default=[], metavar="NAME=VALUE", help="override any config field")
-    train.add_argument("--out", type=Path, default=None, help="result JSON path")
+    train.add_argument("--out", type=Path, default=None,
+                       help="also write the result JSON here (it is always cached)")
     train.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints")
     sub.add_parser("params", help="print the parameter-count table of appendix 7.4.1")
     return parser
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from lgm.device import resolve_device
-    from lgm.metrics.scorer import build_scorer
-    from lgm.training.methods import load_tasks, run
+    from lgm.experiments.cache import cached_run, result_key
 
     overrides = dict(args.overrides)
     cfg = make_config(args.preset, experiment=args.experiment, method=args.method, seed=args.seed,
                       arch=args.arch, device=args.device, data_root=args.data_root, **overrides)
-    device = resolve_device(cfg.device)
-    tasks = load_tasks(cfg, device)
-    name = f"{cfg.experiment}-{cfg.method}-seed{cfg.seed}-{cfg.preset}-{cfg.key()}"
-    print(f"lgm: {name} on {device}; data: {tasks.source}", file=sys.stderr)
-    scorer = build_scorer(tasks, key=f"{cfg.experiment}-{cfg.preset}-s{cfg.seed}",
-                          epochs=cfg.classifier_epochs, device=device) \
-        if cfg.classifier_epochs > 0 else None
-    result = run(cfg, tasks=tasks, scorer=scorer, checkpoint_dir=cache_root() / "ckpt" / name,
-                 resume=not args.no_resume)
-    out = args.out or cache_root() / "results" / f"{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
+    print(f"lgm: {result_key(cfg)}", file=sys.stderr)
+    result = cached_run(cfg, resume=not args.no_resume)
+    print(f"lgm: {result['cache']} ({result['data']}); device {result['provenance']['device']}, "
+          f"{result['provenance']['wall_s']} s", file=sys.stderr)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1))
     for rec in result["tasks"]:
         fd = f"  frechet {rec['frechet']:.2f}" if "frechet" in rec else ""
         print(f"task {rec['task']}: -elbo {rec['neg_elbo']:.2f}{fd}  epochs {rec['epochs']}")
-    print(f"wrote {out}")
     return 0
 
 

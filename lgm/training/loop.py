@@ -59,6 +59,11 @@ def minibatch_order(n: int, steps: int, rows: int, generator: torch.Generator,
     return torch.cat(perms)[: steps * rows].view(steps, rows)
 
 
+def make_optimiser(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
+    """Adam with the fused kernel (one kernel for all parameters, CPU and CUDA)."""
+    return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+
+
 def train_task(
     student: DiscreteContinuousVAE,
     objective: StudentObjective,
@@ -71,7 +76,7 @@ def train_task(
     eval_seed: int,
 ) -> TaskTraining:
     """Fit ``student`` to ``train_x`` (plus replay) with Adam and early stopping."""
-    optimiser = torch.optim.Adam(student.parameters(), lr=cfg.lr)  # fresh state per student
+    optimiser = make_optimiser(student, cfg.lr)  # fresh Adam state per student (app. 7.4.1)
     b, n_rep = cfg.batch_size, objective.replay_rows(cfg.batch_size)
     n_real = b - n_rep
     steps = math.ceil(len(train_x) / b)

@@ -35,7 +35,9 @@ from lgm.experiments.config import RunConfig
 from lgm.losses.ewc import diagonal_fisher
 from lgm.metrics.classifier import FrechetScorer
 from lgm.metrics.elbo import importance_weighted_bound, negative_elbo, posterior_agreement
+from lgm.metrics.scorer import build_scorer
 from lgm.models.vae import DiscreteContinuousVAE, frozen_copy
+from lgm.paths import cache_root
 from lgm.provenance import provenance
 from lgm.training.checkpoint import load_checkpoint, save_checkpoint
 from lgm.training.loop import train_task
@@ -156,6 +158,24 @@ def run(cfg: RunConfig, *, tasks: TaskSequence | None = None, scorer: FrechetSco
             save_checkpoint(ckpt_path, checkpoint_state(cfg, model, fisher, records, generator))
     return {"config": cfg.to_dict(), "config_key": cfg.key(), "data": tasks.source,
             "tasks": records, "provenance": provenance(device, started)}
+
+
+def run_experiment(cfg: RunConfig, *, resume: bool = True) -> dict[str, Any]:
+    """``run`` with the defaults: the configured data, the experiment's Frechet scorer (a
+    classifier trained on the experiment's data, cached) and a checkpoint folder per config."""
+    device = resolve_device(cfg.device)
+    tasks = load_tasks(cfg, device)
+    scorer = None
+    if cfg.classifier_epochs > 0:
+        key = f"{cfg.experiment}-{cfg.preset}-s{cfg.seed}"
+        scorer = build_scorer(tasks, key=key, epochs=cfg.classifier_epochs, device=device)
+    name = f"{cfg.experiment}-{cfg.method}-seed{cfg.seed}-{cfg.preset}-{cfg.key()}"
+    result = run(cfg, tasks=tasks, scorer=scorer, checkpoint_dir=cache_root() / "ckpt" / name,
+                 resume=resume)
+    if scorer is not None:
+        result["frechet_extractor"] = (f"FeatureClassifier trained {cfg.classifier_epochs} "
+                                       f"epochs on the experiment's training data")
+    return result
 
 
 def fit_task(cfg: RunConfig, model: DiscreteContinuousVAE, teacher: Teacher | None,

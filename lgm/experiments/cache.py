@@ -1,0 +1,115 @@
+"""Result cache: a run's result is stored under a key of its full parameters and the code.
+
+``cached_run(cfg)`` returns the stored result when one exists for ``cfg`` and the current code
+version, and computes (and stores) it otherwise, so a notebook asks for results and the
+library trains only for keys it has not seen. Two places are searched, in order:
+
+1. ``results/`` in the repository: committed results (e.g. paper-preset GPU runs), read-only;
+2. ``<cache root>/results/`` (``LGM_CACHE``, default ``runs/``): everything computed locally.
+
+The code version is a hash of the package's result-relevant modules (data, models, losses,
+training, metrics, experiments) parsed with ``ast``, docstrings removed: editing prose or
+comments keeps cached results, changing code invalidates them. A corrupt entry is reported
+and recomputed, never silently used.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from lgm.experiments.config import RunConfig
+from lgm.paths import REPO_ROOT, cache_root
+
+RESULT_PACKAGES = ("data", "models", "losses", "training", "metrics", "experiments")
+COMMITTED_RESULTS = REPO_ROOT / "results"
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(getattr(body[0], "value", None), ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """Hash of the code that determines results (formatting, comments, docstrings ignored)."""
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for sub in RESULT_PACKAGES:
+        for path in sorted((package / sub).glob("*.py")):
+            tree = _strip_docstrings(ast.parse(path.read_text()))
+            digest.update(f"{sub}/{path.name}\n{ast.dump(tree)}".encode())
+    return digest.hexdigest()[:12]
+
+
+def result_key(cfg: RunConfig) -> str:
+    """File stem of ``cfg``'s result: readable prefix, config hash and code version."""
+    return f"{cfg.experiment}-{cfg.method}-seed{cfg.seed}-{cfg.preset}-{cfg.key()}-{code_version()}"
+
+
+def result_paths(cfg: RunConfig) -> list[Path]:
+    """Where the result of ``cfg`` may be stored: committed first, then the local cache."""
+    name = f"{result_key(cfg)}.json"
+    return [COMMITTED_RESULTS / cfg.experiment / name, cache_root() / "results" / name]
+
+
+def load_result(path: Path) -> dict[str, Any] | None:
+    """The stored result, or None (with a warning) when the file is unreadable or incomplete."""
+    try:
+        result = json.loads(path.read_text())
+        if not isinstance(result, dict) or not {"config", "tasks", "provenance"} <= set(result):
+            raise ValueError("missing config/tasks/provenance")
+    except (OSError, ValueError) as err:
+        warnings.warn(f"cache entry {path} is corrupt ({err}); recomputing it", stacklevel=2)
+        return None
+    return result
+
+
+def save_result(path: Path, result: dict[str, Any]) -> None:
+    """Write atomically (a kill mid-write leaves no half file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    os.replace(tmp, path)
+
+
+def lookup(cfg: RunConfig) -> dict[str, Any] | None:
+    """The cached result of ``cfg`` if there is a sound one."""
+    for path in result_paths(cfg):
+        if path.exists():
+            result = load_result(path)
+            if result is not None:
+                return result
+    return None
+
+
+def cached_run(cfg: RunConfig, *, compute: bool = True, resume: bool = True) -> dict[str, Any]:
+    """The result of ``cfg``: from the cache, else computed by ``run_experiment``.
+
+    ``compute=False`` raises ``LookupError`` instead of training (for a book build that must
+    only show stored results). A computation resumes from its last checkpoint (``resume``).
+    """
+    found = lookup(cfg)
+    if found is not None:
+        found["cache"] = "hit"
+        return found
+    if not compute:
+        raise LookupError(f"no cached result for {result_key(cfg)}; run it with compute=True")
+    from lgm.training.methods import run_experiment  # late: training imports experiments
+
+    result = run_experiment(cfg, resume=resume)
+    result["code_version"] = code_version()
+    save_result(result_paths(cfg)[1], result)
+    result["cache"] = "computed"
+    return result

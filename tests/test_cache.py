@@ -1,0 +1,70 @@
+"""The result cache: same key -> stored result; new key or corrupt entry -> recompute."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+import lgm.training.methods as methods
+from lgm.experiments import cache, make_config
+from tests.conftest import tiny_sequence
+
+
+@pytest.fixture
+def counted_runs(monkeypatch):
+    """Route run_experiment to tiny in-memory data and count the trainings."""
+    calls = []
+
+    def fake_run_experiment(cfg, *, resume=True):
+        calls.append(cfg.key())
+        return methods.run(cfg, tasks=tiny_sequence(2))
+
+    monkeypatch.setattr(methods, "run_experiment", fake_run_experiment)
+    return calls
+
+
+def cfg(**kw):
+    return make_config("smoke", method="vanilla", batch_size=16, **kw)
+
+
+def test_same_key_is_computed_once(counted_runs):
+    first = cache.cached_run(cfg())
+    second = cache.cached_run(cfg())
+    assert first["cache"] == "computed" and second["cache"] == "hit"
+    assert len(counted_runs) == 1
+    assert second["tasks"] == first["tasks"] and second["code_version"] == cache.code_version()
+
+
+def test_new_key_recomputes_and_compute_false_refuses(counted_runs):
+    cache.cached_run(cfg())
+    cache.cached_run(cfg(info_gain_weight=0.5))
+    assert len(counted_runs) == 2
+    with pytest.raises(LookupError, match="no cached result"):
+        cache.cached_run(cfg(seed=3), compute=False)
+
+
+def test_corrupt_entry_is_reported_and_recomputed(counted_runs):
+    cache.cached_run(cfg())
+    path = cache.result_paths(cfg())[1]
+    path.write_text("{ half a file")
+    with pytest.warns(UserWarning, match="corrupt"):
+        again = cache.cached_run(cfg())
+    assert again["cache"] == "computed" and len(counted_runs) == 2
+
+
+def test_committed_results_are_found_first(counted_runs, tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "COMMITTED_RESULTS", tmp_path / "committed")
+    result = cache.cached_run(cfg())
+    committed = cache.result_paths(cfg())[0]
+    cache.save_result(committed, {**result, "tasks": [{"marker": 1}]})
+    assert cache.cached_run(cfg())["tasks"] == [{"marker": 1}]
+
+
+def test_code_version_ignores_docstrings():
+    src = 'def f(x):\n    """Doc."""\n    return x + 1\n'
+    bare = "def f(x):\n    return x + 1\n"
+    changed = "def f(x):\n    return x + 2\n"
+    dump = [ast.dump(cache._strip_docstrings(ast.parse(s))) for s in (src, bare, changed)]
+    assert dump[0] == dump[1] != dump[2]
+    assert len(cache.code_version()) == 12
