@@ -9,6 +9,7 @@ import torch
 
 from lgm.experiments import make_config
 from lgm.losses import diagonal_fisher, ewc_penalty, info_gain
+from lgm.losses.info_gain import critic_encode
 from lgm.models.vae import DiscreteContinuousVAE
 from lgm.training import CheckpointError, NonFiniteLossError, gumbel_temperature, run
 from lgm.training.checkpoint import save_checkpoint
@@ -78,7 +79,7 @@ def test_a_few_steps_lower_the_loss(tiny_tasks):
     fit = train_task(model, StudentObjective(cfg, None), tiny_tasks[0].train, tiny_tasks[0].val,
                      cfg, task=0, generator=torch.Generator().manual_seed(0), eval_seed=0)
     assert fit.epochs == 4 and fit.steps == 16
-    assert fit.best_val < 0.7 * before
+    assert fit.best_val < 0.85 * before
 
 
 def test_lifelong_objective_uses_replay_consistency_and_info_gain(tiny_tasks):
@@ -101,6 +102,29 @@ def test_info_gain_flows_into_decoder_and_encoder():
     info_gain(model, out).mean().backward()
     assert model.decoder.latent_input.weight.grad.abs().sum() > 0
     assert model.encoder.latent_projection.weight.grad.abs().sum() > 0
+
+
+def test_info_gain_critic_pass_leaves_the_encoder_alone():
+    """Q is a fixed critic in the re-encoding: no gradient to it, no BatchNorm update."""
+    torch.manual_seed(0)
+    model = DiscreteContinuousVAE("dense", (1, 28, 28), 14, 2).train()
+    x = torch.rand(8, 1, 28, 28, requires_grad=True)
+    before = {k: v.clone() for k, v in model.named_buffers()}
+    h = critic_encode(model, x)
+    grads = torch.autograd.grad(h.sum(), [x, *model.encoder.parameters()], allow_unused=True)
+    assert grads[0] is not None and all(g is None for g in grads[1:])
+    assert all(torch.equal(v, before[k]) for k, v in model.named_buffers())
+
+
+def test_info_gain_stays_bounded_while_training(tiny_tasks):
+    """Regression: with Q trainable in the critic pass, L_I ran to -1e30 within one task at
+    the paper's lambda = 0.01 (split FashionMNIST, quick preset)."""
+    torch.manual_seed(0)
+    cfg = small_cfg(max_epochs=8, patience=10, info_gain_weight=0.01)
+    model = DiscreteContinuousVAE("dense", (1, 28, 28), 14, 3)
+    fit = train_task(model, StudentObjective(cfg, None), tiny_tasks[0].train, tiny_tasks[0].val,
+                     cfg, task=0, generator=torch.Generator().manual_seed(0), eval_seed=0)
+    assert fit.terms["info_gain"] > -100 and math.isfinite(fit.best_val)
 
 
 def test_ewc_fisher_and_penalty():

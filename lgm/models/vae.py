@@ -91,7 +91,10 @@ class DiscreteContinuousVAE(nn.Module):
     # --- guide -------------------------------------------------------------------------
     def encode(self, x: Tensor) -> Posterior:
         """Q(z_c | x), Q(z_d | x): one trunk, three heads [mu, logvar, logits]."""
-        h = self.encoder(x)
+        return self.split(self.encoder(x))
+
+    def split(self, h: Tensor) -> Posterior:
+        """The encoder's output vector as the posterior's parameters."""
         d = self.continuous
         return Posterior(h[:, :d], h[:, d:2 * d], h[:, 2 * d:])
 

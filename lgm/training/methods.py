@@ -31,6 +31,7 @@ from torch import Tensor
 
 from lgm.data.tasks import TaskSequence, make_tasks
 from lgm.device import resolve_device
+from lgm.experiments.cache import result_key
 from lgm.experiments.config import RunConfig
 from lgm.losses.ewc import diagonal_fisher
 from lgm.metrics.classifier import FrechetScorer
@@ -169,8 +170,8 @@ def run_experiment(cfg: RunConfig, *, resume: bool = True) -> dict[str, Any]:
     if cfg.classifier_epochs > 0:
         key = f"{cfg.experiment}-{cfg.preset}-s{cfg.seed}"
         scorer = build_scorer(tasks, key=key, epochs=cfg.classifier_epochs, device=device)
-    name = f"{cfg.experiment}-{cfg.method}-seed{cfg.seed}-{cfg.preset}-{cfg.key()}"
-    result = run(cfg, tasks=tasks, scorer=scorer, checkpoint_dir=cache_root() / "ckpt" / name,
+    ckpt = cache_root() / "ckpt" / result_key(cfg)  # config and code version: never mixed
+    result = run(cfg, tasks=tasks, scorer=scorer, checkpoint_dir=ckpt,
                  resume=resume)
     if scorer is not None:
         result["frechet_extractor"] = (f"FeatureClassifier trained {cfg.classifier_epochs} "
