@@ -116,6 +116,20 @@ def test_info_gain_critic_pass_leaves_the_encoder_alone():
     assert all(torch.equal(v, before[k]) for k, v in model.named_buffers())
 
 
+def test_info_gain_critic_variance_is_floored():
+    """A confident, wrong critic (log-variance -20) gave L_I = -3e25 and a NaN gradient."""
+    torch.manual_seed(0)
+    model = DiscreteContinuousVAE("dense", (1, 28, 28), 14, 2)
+    with torch.no_grad():
+        model.encoder.latent_projection.bias[14:28] = -20.0  # the critic's log-variance
+    out = model(torch.rand(4, 1, 28, 28))
+    out.z_c.data += 3.0
+    value = info_gain(model, out)
+    assert torch.isfinite(value).all() and value.min() > -1e6
+    value.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
 def test_info_gain_stays_bounded_while_training(tiny_tasks):
     """Regression: with Q trainable in the critic pass, L_I ran to -1e30 within one task at
     the paper's lambda = 0.01 (split FashionMNIST, quick preset)."""
