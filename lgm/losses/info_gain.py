@@ -41,7 +41,6 @@ from torch.func import functional_call
 from lgm.losses.kl import log_normal
 from lgm.models.vae import DiscreteContinuousVAE, VAEOutput
 
-
 CRITIC_LOGVAR_MIN = -6.0
 
 

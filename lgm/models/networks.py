@@ -222,6 +222,20 @@ class ConvDecoder(nn.Module):
 
 
 # --------------------------------------------------------------------------- public API
+def _networks(arch: str) -> tuple[type[nn.Module], type[nn.Module]]:
+    """The (encoder, decoder) classes of ``arch``."""
+    networks = {"dense": (DenseEncoder, DenseDecoder), "conv": (ConvEncoder, ConvDecoder)}
+    if arch not in networks:
+        raise ValueError(f"arch must be 'dense' or 'conv', got {arch!r}")
+    return networks[arch]
+
+
+def _positive(name: str, value: int) -> int:
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
 def build_encoder(arch: str, image_shape: tuple[int, int, int], out_features: int, *,
                   batchnorm: bool = True) -> nn.Module:
     """Encoder ``[B, C, H, W] -> [B, out_features]`` (``out_features = 2*zc + J``).
@@ -229,14 +243,8 @@ def build_encoder(arch: str, image_shape: tuple[int, int, int], out_features: in
     ``arch`` is ``"dense"`` or ``"conv"`` (appendix 7.4.1, eq. 15). The returned module has a
     ``latent_projection`` attribute, the layer that projects into the latent.
     """
-    shape = _check_shape(image_shape)
-    if out_features < 1:
-        raise ValueError(f"out_features must be >= 1, got {out_features}")
-    if arch == "dense":
-        return DenseEncoder(shape, out_features, batchnorm)
-    if arch == "conv":
-        return ConvEncoder(shape, out_features, batchnorm)
-    raise ValueError(f"arch must be 'dense' or 'conv', got {arch!r}")
+    encoder, _ = _networks(arch)
+    return encoder(_check_shape(image_shape), _positive("out_features", out_features), batchnorm)
 
 
 def build_decoder(arch: str, in_features: int, image_shape: tuple[int, int, int], *,
@@ -245,14 +253,8 @@ def build_decoder(arch: str, in_features: int, image_shape: tuple[int, int, int]
 
     The returned module has a ``latent_input`` attribute, the first layer (it reads the latent).
     """
-    shape = _check_shape(image_shape)
-    if in_features < 1:
-        raise ValueError(f"in_features must be >= 1, got {in_features}")
-    if arch == "dense":
-        return DenseDecoder(in_features, shape, batchnorm)
-    if arch == "conv":
-        return ConvDecoder(in_features, shape, batchnorm)
-    raise ValueError(f"arch must be 'dense' or 'conv', got {arch!r}")
+    _, decoder = _networks(arch)
+    return decoder(_positive("in_features", in_features), _check_shape(image_shape), batchnorm)
 
 
 def reset_latent_layers(encoder: nn.Module, decoder: nn.Module) -> None:
