@@ -68,3 +68,19 @@ def test_code_version_ignores_docstrings():
     dump = [ast.dump(cache._strip_docstrings(ast.parse(s))) for s in (src, bare, changed)]
     assert dump[0] == dump[1] != dump[2]
     assert len(cache.code_version()) == 12
+
+
+def test_images_round_trip_through_the_npz_sidecar(counted_runs):
+    cfg_v = make_config("smoke", method="lifelong", batch_size=16, visuals=3, continuous=2)
+    first = cache.cached_run(cfg_v)
+    arrays = first["arrays"]
+    assert arrays["samples_task0"].shape == (1, 3, 1, 28, 28)
+    assert arrays["samples_task1"].shape == (2, 3, 1, 28, 28)
+    assert arrays["reconstructions"].shape == (2, 2, 3, 1, 28, 28)
+    assert arrays["interpolation"].shape == (2, 10, 10, 1, 28, 28)
+    again = cache.cached_run(cfg_v)
+    assert again["cache"] == "hit" and set(again["arrays"]) == set(arrays)
+    assert (again["arrays"]["interpolation"] == arrays["interpolation"]).all()
+    cache.result_paths(cfg_v)[1].with_suffix(".npz").write_bytes(b"garbage")
+    with pytest.warns(UserWarning, match="corrupt"):
+        assert cache.cached_run(cfg_v)["cache"] == "computed"

@@ -21,8 +21,11 @@ import hashlib
 import json
 import os
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from lgm.experiments.config import RunConfig
 from lgm.paths import REPO_ROOT, cache_root
@@ -65,22 +68,34 @@ def result_paths(cfg: RunConfig) -> list[Path]:
 
 
 def load_result(path: Path) -> dict[str, Any] | None:
-    """The stored result, or None (with a warning) when the file is unreadable or incomplete."""
+    """The stored result, or None (with a warning) when the file is unreadable or incomplete.
+
+    A result with images (``RunConfig.visuals``) has them in ``<stem>.npz`` beside the JSON.
+    """
     try:
         result = json.loads(path.read_text())
         if not isinstance(result, dict) or not {"config", "tasks", "provenance"} <= set(result):
             raise ValueError("missing config/tasks/provenance")
-    except (OSError, ValueError) as err:
+        if result.get("arrays_file"):
+            with np.load(path.with_suffix(".npz")) as npz:
+                result["arrays"] = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
         warnings.warn(f"cache entry {path} is corrupt ({err}); recomputing it", stacklevel=2)
         return None
     return result
 
 
 def save_result(path: Path, result: dict[str, Any]) -> None:
-    """Write atomically (a kill mid-write leaves no half file)."""
+    """Write atomically (a kill mid-write leaves no half file); arrays go to ``.npz``."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    record = {k: v for k, v in result.items() if k != "arrays"}
+    if result.get("arrays"):
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, **result["arrays"])
+        os.replace(tmp, path.with_suffix(".npz"))
+        record["arrays_file"] = path.with_suffix(".npz").name
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1))
+    tmp.write_text(json.dumps(record, indent=1))
     os.replace(tmp, path)
 
 

@@ -55,6 +55,7 @@ class RunConfig:
     frechet_samples: int = 4000
     classifier_epochs: int = 5
     iw_samples: int = 0                   # > 0: also report the importance-weighted bound
+    visuals: int = 0                      # > 0: keep n images per code/task (metrics.visuals)
     device: str = "cpu"
     data_root: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -102,7 +103,8 @@ def _at_least(name: str, value: float, low: float, *, strict: bool = False) -> N
 
 
 INT_FIELDS = ("seed", "continuous", "batch_size", "max_epochs", "min_epochs", "patience",
-              "fisher_samples", "frechet_samples", "classifier_epochs", "iw_samples")
+              "fisher_samples", "frechet_samples", "classifier_epochs", "iw_samples",
+              "visuals")
 FLOAT_FIELDS = ("lr", "val_fraction", "info_gain_weight", "consistency_weight", "pad_mass",
                 "likelihood_weight", "ewc_gamma", "tau0", "tau_rate", "tau_min")
 
@@ -123,7 +125,7 @@ def validate(cfg: RunConfig) -> None:
     _at_least("seed", cfg.seed, 0)
     for name in ("continuous", "batch_size", "max_epochs", "min_epochs", "patience"):
         _at_least(name, getattr(cfg, name), 1)
-    for name in ("fisher_samples", "iw_samples", "classifier_epochs"):
+    for name in ("fisher_samples", "iw_samples", "classifier_epochs", "visuals"):
         _at_least(name, getattr(cfg, name), 0)
     _at_least("frechet_samples", cfg.frechet_samples, 2)
     _at_least("lr", cfg.lr, 0.0, strict=True)

@@ -17,8 +17,8 @@ from lgm.experiments.config import PRESETS, RunConfig
 PRESET_VALUES: dict[str, dict[str, Any]] = {
     "smoke": dict(max_per_task=64, max_epochs=2, patience=1, batch_size=32, num_tasks=2,
                   frechet_samples=64, classifier_epochs=1, fisher_samples=32),
-    "quick": dict(max_per_task=1000, max_epochs=8, patience=3, batch_size=64,
-                  frechet_samples=500, classifier_epochs=2, fisher_samples=500),
+    "quick": dict(max_per_task=500, max_epochs=6, patience=2, batch_size=64,
+                  frechet_samples=500, classifier_epochs=2, fisher_samples=300),
     "paper": dict(max_epochs=200, patience=50, min_epochs=20, batch_size=128,
                   frechet_samples=4000, classifier_epochs=10, fisher_samples=10_000),
 }

@@ -37,6 +37,7 @@ from lgm.losses.ewc import diagonal_fisher
 from lgm.metrics.classifier import FrechetScorer
 from lgm.metrics.elbo import importance_weighted_bound, negative_elbo, posterior_agreement
 from lgm.metrics.scorer import build_scorer
+from lgm.metrics.visuals import final_visuals, samples_per_code
 from lgm.models.vae import DiscreteContinuousVAE, frozen_copy
 from lgm.paths import cache_root
 from lgm.provenance import provenance
@@ -136,8 +137,10 @@ def run(cfg: RunConfig, *, tasks: TaskSequence | None = None, scorer: FrechetSco
     fisher: dict[str, Tensor] | None = None
     ckpt_path = checkpoint_dir / "last.pt" if checkpoint_dir else None
     state = load_checkpoint(ckpt_path, cfg.key()) if ckpt_path and resume else None
+    arrays: dict[str, Any] = {}
     if state is not None:
         model, fisher, records = restore(state, cfg, tasks, device, generator)
+        arrays = state.get("arrays", {})
     teacher = None
     last = len(tasks) if stop_after is None else min(len(tasks), stop_after)
     for t in progress(range(len(records), last), desc=f"{cfg.method} seed {cfg.seed}",
@@ -155,10 +158,19 @@ def run(cfg: RunConfig, *, tasks: TaskSequence | None = None, scorer: FrechetSco
                   **evaluate(cfg, model, teacher, tasks, t, scorer),
                   "wall_s": round(time.time() - task_start, 3)}
         records.append(record)
+        if cfg.visuals:
+            arrays[f"samples_task{t}"] = samples_per_code(model, cfg.visuals)
+            model.train()
         if ckpt_path:
-            save_checkpoint(ckpt_path, checkpoint_state(cfg, model, fisher, records, generator))
-    return {"config": cfg.to_dict(), "config_key": cfg.key(), "data": tasks.source,
-            "tasks": records, "provenance": provenance(device, started)}
+            save_checkpoint(ckpt_path, {**checkpoint_state(cfg, model, fisher, records, generator),
+                                        "arrays": arrays})
+    if cfg.visuals and len(records) == len(tasks):
+        arrays.update(final_visuals(model, tasks, cfg.visuals))
+    result = {"config": cfg.to_dict(), "config_key": cfg.key(), "data": tasks.source,
+              "tasks": records, "provenance": provenance(device, started)}
+    if arrays:
+        result["arrays"] = arrays
+    return result
 
 
 def run_experiment(cfg: RunConfig, *, resume: bool = True) -> dict[str, Any]:

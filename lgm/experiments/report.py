@@ -1,0 +1,135 @@
+"""What every notebook does around the runs: ask the cache, gather series, state provenance.
+
+Notebooks hold the narrative and the plots; this module holds the bookkeeping they share,
+so that each page reads the same way and none repeats another's code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lgm.experiments.cache import cached_run, code_version
+from lgm.experiments.config import RunConfig
+from lgm.experiments.presets import PRESET_VALUES
+from lgm.provenance import git_commit
+from lgm.training.loop import NonFiniteLossError
+
+PAPER_SEEDS = [0, 1, 2, 3, 4]
+
+
+def resolve_seeds(preset: str, seeds: Iterable[int]) -> list[int]:
+    """The paper's five seeds at the paper preset (unless others are given), one at smoke."""
+    seeds = [int(s) for s in seeds]
+    if preset == "paper" and seeds == [0]:
+        return list(PAPER_SEEDS)
+    if preset == "smoke":
+        return seeds[:1]
+    return seeds
+
+
+@dataclass
+class Runs:
+    """Results of a page's runs, by label, with the failures and the page's start time."""
+
+    results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    failed: list[tuple[str, int, str]] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    def all(self) -> list[dict[str, Any]]:
+        return [r for runs in self.results.values() for r in runs]
+
+
+def run_all(configs: dict[str, list[RunConfig]], runs: Runs | None = None) -> Runs:
+    """``cached_run`` every config, printing per run whether it was cached or computed.
+
+    A run whose loss diverged is recorded in ``runs.failed`` (a result too, shown on the
+    page) instead of stopping the page; any other error stops it.
+    """
+    runs = runs or Runs()
+    for label, cfgs in configs.items():
+        for cfg in cfgs:
+            t0 = time.perf_counter()
+            try:
+                result = cached_run(cfg)
+            except NonFiniteLossError as err:
+                runs.failed.append((label, cfg.seed, str(err)))
+                print(f"{label:>14} seed {cfg.seed}: FAILED ({time.perf_counter() - t0:.1f} s)"
+                      f": {err}")
+                continue
+            wall = result["provenance"]["wall_s"]
+            print(f"{label:>14} seed {cfg.seed}: {result['cache']:<8} "
+                  f"({time.perf_counter() - t0:5.1f} s; run {wall:.1f} s)", flush=True)
+            runs.results.setdefault(label, []).append(result)
+    return runs
+
+
+def series(results: list[dict[str, Any]], key: str) -> np.ndarray:
+    """Seeds x tasks array of one per-task metric (NaN where missing)."""
+    n = max(len(r["tasks"]) for r in results)
+    out = np.full((len(results), n), np.nan)
+    for i, r in enumerate(results):
+        for rec in r["tasks"]:
+            out[i, rec["task"]] = rec.get(key, np.nan)
+    return out
+
+
+def band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation over seeds (std 0 with one seed)."""
+    mean = np.nanmean(values, axis=0)
+    std = np.nanstd(values, axis=0, ddof=1) if len(values) > 1 else np.zeros_like(mean)
+    return mean, std
+
+
+def fmt(values: np.ndarray, digits: int = 1) -> str:
+    """'mean ± std' over the non-NaN values ('–' if none)."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return "–"
+    text = f"{values.mean():.{digits}f}"
+    return text + (f" ± {values.std(ddof=1):.{digits}f}" if len(values) > 1 else "")
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown table (first column left-aligned, the others right-aligned)."""
+    lines = ["| " + " | ".join(header) + " |",
+             "| --- |" + " ---: |" * (len(header) - 1)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def preset_limits(preset: str, n_seeds: int) -> str:
+    """One sentence on what the preset computes, and a warning when it is not the paper's."""
+    v = PRESET_VALUES[preset]
+    text = (f"Preset `{preset}`: {v.get('max_per_task') or 'all'} training images per task, at "
+            f"most {v['max_epochs']} epochs (patience {v['patience']}), Fréchet distance on "
+            f"{v['frechet_samples']} samples with a classifier trained "
+            f"{v['classifier_epochs']} epoch(s), {n_seeds} seed(s).")
+    if preset != "paper":
+        text += (" Far smaller than the paper's (all data, up to 200 epochs, five seeds): "
+                 "the values show trends at this budget, not a test of the paper's numbers.")
+    return text
+
+
+def provenance_markdown(runs: Runs, preset: str, seeds: list[int], extra: str = "") -> str:
+    """The page's provenance line: preset, seeds, device, commits, code version, times, data."""
+    results = runs.all()
+    devices = sorted({r["provenance"]["device"] for r in results}) or ["–"]
+    commits = sorted({r["provenance"]["git_commit"] for r in results}) or ["–"]
+    hits = sum(r["cache"] == "hit" for r in results)
+    run_wall = sum(r["provenance"]["wall_s"] for r in results)
+    sources = sorted({r["data"] for r in results})
+    text = (f"preset `{preset}` · seeds {seeds} · device {', '.join(devices)} · "
+            f"commit {git_commit()} (results made at {', '.join(commits)}) · code version "
+            f"{code_version()} · {len(results)} runs ({hits} from the cache), summed run wall "
+            f"time {run_wall:.1f} s · this page {time.perf_counter() - runs.started:.1f} s")
+    if runs.failed:
+        text += f" · **{len(runs.failed)} run(s) diverged** (listed above)"
+    if extra:
+        text += f" · {extra}"
+    return text + ("\n\ndata: " + "; ".join(sources) if sources else "")
