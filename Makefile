@@ -20,7 +20,9 @@ STAMP   := $(VENV)/.lgm-stamp
 RENDER  := $(PY) scripts/render_notebook.py --preset $(PRESET) $(if $(DEVICE),--device $(DEVICE))
 
 LINT_PATHS := $(wildcard lgm tests benchmarks notebooks scripts)
-NOTEBOOKS  := $(sort $(wildcard notebooks/*.py))
+# summary.py gathers the checks every other page records, so it runs last.
+NOTEBOOKS  := $(filter-out notebooks/summary.py,$(sort $(wildcard notebooks/*.py))) \
+              $(wildcard notebooks/summary.py)
 
 .PHONY: all venv test lint book notebooks figure bench clean help
 

@@ -74,6 +74,7 @@ from lgm.experiments.report import (
     provenance_markdown,
     resolve_seeds,
     run_all,
+    save_verdicts,
     series,
 )
 
@@ -159,52 +160,47 @@ def mean_curve(m, key):
     return np.nanmean(series(results[m], key), axis=0)
 
 
-verdicts = []
+rows = []
+
+
+def check(claim, ok, ours, rule):
+    rows.append({"claim": claim, "paper": "", "ours": f"{ours} ({rule})",
+                 "verdict": ok if isinstance(ok, str) else ("holds" if ok else "does not hold")})
+
+
 have = set(methods)
 if {"lifelong", "ewc"} <= have:
     le, ee = mean_curve("lifelong", "neg_elbo"), mean_curve("ewc", "neg_elbo")
-    wins = int(np.sum(le <= ee * 1.01))
-    ok = le[-1] <= ee[-1] * 1.01
-    verdicts.append(
-        f"1. **ELBO, lifelong at least as good as EWC** (last task, lifelong ≤ EWC + 1 %): "
-        f"{'holds' if ok else 'does not hold'}. Last task {le[-1]:.1f} vs {ee[-1]:.1f}; "
-        f"lifelong within 1 % of EWC or better at {wins} of {len(le)} tasks.")
+    check("Fig. 3a: lifelong at least as good as EWC on the test ELBO", le[-1] <= ee[-1] * 1.01,
+          f"last task {le[-1]:.1f} vs {ee[-1]:.1f} nats; within 1 % or better at "
+          f"{int(np.sum(le <= ee * 1.01))} of {len(le)} tasks", "rule: last task within 1 %")
     lf, ef = mean_curve("lifelong", "log_frechet"), mean_curve("ewc", "log_frechet")
     wins = int(np.sum(lf < ef))
-    ok = lf[-1] < ef[-1] and wins > len(lf) / 2
-    verdicts.append(
-        f"2. **log-Fréchet, lifelong clearly better than EWC** (lower at the last task and at "
-        f"most tasks): {'holds' if ok else 'does not hold'}. Last task {lf[-1]:.2f} vs "
-        f"{ef[-1]:.2f}; lifelong lower at {wins} of {len(lf)} tasks.")
+    check("Fig. 3b: lifelong clearly better than EWC on log-Fréchet",
+          lf[-1] < ef[-1] and wins > len(lf) / 2,
+          f"last task {lf[-1]:.2f} vs {ef[-1]:.2f}; lower at {wins} of {len(lf)} tasks",
+          "rule: lower at the last task and at most tasks")
     lp, ep = mean_curve("lifelong", "epochs"), mean_curve("ewc", "epochs")
-    early = slice(1, max(2, len(lp) // 2))  # task 0 trains both from scratch
+    early = slice(1, max(2, len(lp) // 2))  # task 1 trains both from scratch
     capped = int(np.sum(lp >= max_epochs) + np.sum(ep >= max_epochs))
-    if capped == 2 * len(lp):
-        verdict = "cannot be tested: every task of both methods ran to `max_epochs`"
-    else:
-        ok = ep[early].mean() < lp[early].mean()
-        verdict = "holds" if ok else "does not hold"
-    verdicts.append(
-        f"3. **EWC converges faster at first** (fewer mean epochs over tasks "
-        f"2–{early.stop}): {verdict}. EWC {ep[early].mean():.1f} vs lifelong "
-        f"{lp[early].mean():.1f} epochs; {capped} of {2 * len(lp)} task trainings of the "
-        f"two stopped at the cap of {max_epochs} epochs, not by early stopping.")
+    ok = ("cannot be tested" if capped == 2 * len(lp)
+          else bool(ep[early].mean() < lp[early].mean()))
+    check("Fig. 3c: EWC converges faster at first", ok,
+          f"EWC {ep[early].mean():.1f} vs lifelong {lp[early].mean():.1f} epochs over tasks "
+          f"2–{early.stop}; {capped} of {2 * len(lp)} trainings hit the cap of {max_epochs}",
+          "rule: fewer mean epochs")
 oracles = [m for m in ("full", "upto") if m in have]
 others = [m for m in ("lifelong", "ewc", "vanilla") if m in have]
 if oracles and others:
-    parts = []
-    for key, name in (("neg_elbo", "−ELBO"), ("log_frechet", "log-Fréchet")):
-        best_oracle = min(final[m][key] for m in oracles)
-        best_other = min(final[m][key] for m in others)
-        parts.append((name, best_oracle <= best_other, best_oracle, best_other))
-    ok = all(p[1] for p in parts)
-    detail = "; ".join(f"{n}: best of {'/'.join(oracles)} {a:.2f} vs best sequential {b:.2f}"
-                       for n, _, a, b in parts)
-    verdicts.append(
-        f"4. **full/upto best** (the better of them ≤ every sequential method at the last "
-        f"task, on both metrics): {'holds' if ok else 'does not hold'}. {detail}.")
-limits = preset_limits(preset, len(seeds))
-display(Markdown("\n".join(verdicts) + "\n\n" + limits))
+    parts = [(name, min(final[m][key] for m in oracles), min(final[m][key] for m in others))
+             for key, name in (("neg_elbo", "−ELBO"), ("log_frechet", "log-Fréchet"))]
+    check("Fig. 3: full/upto are the best attainable", all(a <= b for _, a, b in parts),
+          "; ".join(f"{n}: {a:.2f} vs best sequential {b:.2f}" for n, a, b in parts),
+          "rule: better of full/upto ≤ every sequential method, last task")
+save_verdicts("fig3", preset, rows)
+display(Markdown(markdown_table(["claim", "ours", "verdict"],
+                                [[r["claim"], r["ours"], f"**{r['verdict']}**"] for r in rows])
+                 + "\n\n" + preset_limits(preset, len(seeds))))
 
 # %% [markdown]
 # ## Provenance

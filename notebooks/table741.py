@@ -45,6 +45,7 @@ import time
 import torch
 from IPython.display import Markdown, display
 
+from lgm.experiments.report import save_verdicts
 from lgm.models import networks
 from lgm.models.networks import parameter_table
 from lgm.provenance import git_commit
@@ -122,6 +123,13 @@ if zcs != [14]:
         f"$z_c$ = {', '.join(map(str, zcs))} (see the notes below for why)."
     )
 display(Markdown(summary))
+save_verdicts("table741", preset, [
+    {"claim": f"Table 7.4.1: parameters of {label(r)}, {w}", "paper": f"{r[f'paper_{w}']:,}",
+     "ours": f"{r[f'params_{w}']:,}",
+     "verdict": "holds" if r[f"params_{w}"] == r[f"paper_{w}"] else "does not hold"}
+    for r in rows for w in ("initial", "final")
+    if r[f"params_{w}"] is not None and r[f"paper_{w}"] is not None
+])
 
 # %% [markdown]
 # ## Notes from `lgm.models.networks`

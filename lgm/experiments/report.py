@@ -6,6 +6,7 @@ so that each page reads the same way and none repeats another's code.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import numpy as np
 from lgm.experiments.cache import cached_run, code_version
 from lgm.experiments.config import RunConfig
 from lgm.experiments.presets import PRESET_VALUES
+from lgm.paths import cache_root
 from lgm.provenance import git_commit
 from lgm.training.loop import NonFiniteLossError
 
@@ -133,3 +135,27 @@ def provenance_markdown(runs: Runs, preset: str, seeds: list[int], extra: str = 
     if extra:
         text += f" · {extra}"
     return text + ("\n\ndata: " + "; ".join(sources) if sources else "")
+
+
+VERDICTS = ("holds", "does not hold", "cannot be tested")
+
+
+def save_verdicts(page: str, preset: str, rows: list[dict[str, str]]) -> None:
+    """Record a page's checks of the paper (for the reproduction summary page).
+
+    Each row: ``claim`` (what the paper says), ``paper`` (its number, or "" for a qualitative
+    claim), ``ours`` (what we measured) and ``verdict`` (one of :data:`VERDICTS`).
+    """
+    for row in rows:
+        if set(row) != {"claim", "paper", "ours", "verdict"} or row["verdict"] not in VERDICTS:
+            raise ValueError(f"bad verdict row {row!r}")
+    folder = cache_root() / "verdicts"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{page}-{preset}.json").write_text(json.dumps(rows, indent=1))
+
+
+def load_verdicts(preset: str) -> dict[str, list[dict[str, str]]]:
+    """Every page's recorded checks at ``preset``, by page name."""
+    folder = cache_root() / "verdicts"
+    return {p.name[: -len(f"-{preset}.json")]: json.loads(p.read_text())
+            for p in sorted(folder.glob(f"*-{preset}.json"))}
