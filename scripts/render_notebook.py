@@ -19,6 +19,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / "build" / "notebooks"
@@ -80,16 +81,26 @@ def render(src: Path, preset: str, device: str | None, kernel: str) -> float:
         language="python",
         cwd=str(ROOT),
         progress_bar=sys.stderr.isatty(),
-        log_output=False,
+        log_output=True,  # the terminal sees what is computed or reused, and progress bars
     )
     dt = time.perf_counter() - t0
 
-    executed = nbformat.read(out, as_version=4)
+    executed = drop_stderr(nbformat.read(out, as_version=4))
+    nbformat.write(executed, out)
     n_out = _count_outputs(executed)
     if n_out == 0:
         raise SystemExit(f"error: {_rel(out)} has no outputs after execution")
     print(f"    done in {dt:.1f} s, {n_out} outputs", flush=True)
     return dt
+
+
+def drop_stderr(nb: Any) -> Any:
+    """Remove stderr streams (training progress bars) from the page; the terminal had them."""
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+    return nb
 
 
 def main(argv: list[str] | None = None) -> int:

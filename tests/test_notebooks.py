@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -47,44 +49,83 @@ def test_notebooks_have_parameters_and_provenance():
         assert "provenance" in source, name
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_notebook_executes_at_smoke_preset(name, tmp_path, monkeypatch):
+def execute(name: str, folder: Path) -> tuple[Path | None, str]:
+    """Execute one notebook at the smoke preset into ``folder``: (path, "") or (None, why)."""
     source = (NOTEBOOKS / f"{name}.py").read_text()
     for dataset in needed_datasets(source):
         try:
             locate_dataset(dataset, split="train")
             locate_dataset(dataset, split="test")
         except DataNotFoundError as err:
-            pytest.skip(f"{name} trains on {dataset}, which is not available here: "
-                        f"{str(err).splitlines()[0]}")
-
-    monkeypatch.setenv("LGM_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("LGM_PROGRESS", "0")
-    # As scripts/render_notebook.py: the kernel imports lgm from the checkout, and this
-    # environment's python3 kernelspec comes first.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
-    monkeypatch.setenv("JUPYTER_PATH", os.pathsep.join(
-        p for p in (str(Path(sys.prefix) / "share" / "jupyter"),
-                    os.environ.get("JUPYTER_PATH", "")) if p))
-
-    staged, out = tmp_path / f"{name}.ipynb", tmp_path / f"{name}.out.ipynb"
+            return None, (f"{name} trains on {dataset}, which is not available here: "
+                          f"{str(err).splitlines()[0]}")
+    staged, out = folder / f"{name}.py.ipynb", folder / f"{name}.ipynb"
     jupytext.write(jupytext.read(NOTEBOOKS / f"{name}.py"), staged, fmt="ipynb")
     params: dict[str, object] = {"preset": "smoke"}
-    figure_dir = tmp_path / "figures"
-    writes_figures = re.search(r"^figure_dir = ", source, re.MULTILINE) is not None
-    if writes_figures:
-        params["figure_dir"] = str(figure_dir)
-
+    if re.search(r"^figure_dir = ", source, re.MULTILINE):
+        params["figure_dir"] = str(folder / "figures" / name)
     papermill.execute_notebook(str(staged), str(out), parameters=params,
                                kernel_name="python3", language="python", cwd=str(ROOT),
                                progress_bar=False, log_output=False)
+    staged.unlink()
+    return out, ""
 
-    executed = nbformat.read(out, as_version=4)
-    assert _outputs(executed) > 0
-    errors = [o for c in executed.cells if c.cell_type == "code"
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """Every notebook executed once at the smoke preset, in the order `make book` uses
+    (summary last), sharing one result cache, as the book build does."""
+    folder = tmp_path_factory.mktemp("smoke_book")
+    order = [n for n in ALL if n != "summary"] + [n for n in ALL if n == "summary"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LGM_CACHE", str(folder / "cache"))
+        mp.setenv("LGM_PROGRESS", "0")
+        # As scripts/render_notebook.py: the kernel imports lgm from the checkout, and this
+        # environment's python3 kernelspec comes first.
+        mp.setenv("PYTHONPATH", os.pathsep.join(
+            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
+        mp.setenv("JUPYTER_PATH", os.pathsep.join(
+            p for p in (str(Path(sys.prefix) / "share" / "jupyter"),
+                        os.environ.get("JUPYTER_PATH", "")) if p))
+        return folder, {name: execute(name, folder) for name in order}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_notebook_executes_at_smoke_preset(name, smoke_book):
+    folder, executed = smoke_book
+    out, why = executed[name]
+    if out is None:
+        pytest.skip(why)
+    nb = nbformat.read(out, as_version=4)
+    assert _outputs(nb) > 0
+    errors = [o for c in nb.cells if c.cell_type == "code"
               for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, errors
-    if writes_figures:
-        pngs = list(figure_dir.glob("*.png"))
+    figures = folder / "figures" / name
+    if figures.exists() or re.search(r"^figure_dir = ", (NOTEBOOKS / f"{name}.py").read_text(),
+                                     re.MULTILINE):
+        pngs = list(figures.glob("*.png"))
         assert pngs and all(p.stat().st_size > 1000 for p in pngs)
+
+
+def test_book_builds_from_the_executed_notebooks(smoke_book, tmp_path):
+    """The Jupyter Book (warnings as errors) builds from the smoke-executed pages."""
+    folder, executed = smoke_book
+    missing = [why for out, why in executed.values() if out is None]
+    if missing:
+        pytest.skip("; ".join(missing))
+    for item in ("_config.yml", "_toc.yml", "_vendor", "book"):
+        src = ROOT / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
+    pages = tmp_path / "book" / "notebooks"
+    shutil.rmtree(pages, ignore_errors=True)
+    pages.mkdir()
+    for out, _ in executed.values():
+        shutil.copy(out, pages / out.name)
+    jb = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run([str(jb), "build", str(tmp_path), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    html = tmp_path / "_build" / "html"
+    for name in executed:
+        assert (html / "book" / "notebooks" / f"{name}.html").is_file(), name
