@@ -78,9 +78,14 @@ def posterior_agreement(student: DiscreteContinuousVAE, teacher: DiscreteContinu
 
     A student argmax on a code the teacher does not have counts as a disagreement.
     """
+    modes = student.training, teacher.training
+    student.eval()
+    teacher.eval()
     agree = 0
     for chunk in x.split(batch_size):
-        s = student.eval().encode(chunk).logits.argmax(-1)
-        t = teacher.eval().encode(chunk).logits.argmax(-1)
+        s = student.encode(chunk).logits.argmax(-1)
+        t = teacher.encode(chunk).logits.argmax(-1)
         agree += int((s == t).sum())
+    student.train(modes[0])
+    teacher.train(modes[1])
     return agree / len(x)

@@ -2,7 +2,7 @@
 
     loss = -ELBO(x_real, x_hat)                      approximate ELBO of eq. 5
            + consistency_weight * KL(Q_s(z_d|x_hat) || Q_t(z_d|x_hat))    lifelong only
-           + lambda * L_I(z_c; x)                    information gain, eq. 14
+           + lambda * max(0, L_I(z_c; x))            information gain, eq. 14
            + likelihood_weight * KL(P_s(x|z) || P_t(x|z))                 with-LL, app. 7.3
            + (gamma / 2) (xi - Xi)^T F (xi - Xi)     EWC only
 
@@ -18,7 +18,8 @@ import torch
 from torch import Tensor
 
 from lgm.experiments.config import RunConfig
-from lgm.losses import consistency_kl, elbo_terms, ewc_penalty, info_gain, likelihood_consistency
+from lgm.losses import consistency_kl, elbo_terms, ewc_penalty, likelihood_consistency
+from lgm.losses.info_gain import info_gain_penalty
 from lgm.models.vae import DiscreteContinuousVAE
 from lgm.training.replay import replay, replay_count
 
@@ -60,7 +61,7 @@ class StudentObjective:
         b = x.shape[0]
         out = student(x, tau, generator=generator)
         neg_elbo = -elbo_terms(out, x).elbo.mean()
-        ig = info_gain(student, out).mean() if cfg.info_gain_weight > 0 else zero
+        ig = info_gain_penalty(student, out) if cfg.info_gain_weight > 0 else zero
         cons, ll, ewc = zero, zero, zero
         if self.uses_consistency and n_rep:
             with torch.no_grad():
