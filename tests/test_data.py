@@ -330,4 +330,18 @@ def test_fashion_mnist20(root: Path) -> None:
 
 
 def test_experiment_names() -> None:
-    assert EXPERIMENTS == ("fashion", "mnist", "permuted", "svhn_mnist", "fashion_mnist20")
+    assert EXPERIMENTS == ("fashion", "mnist", "permuted", "svhn_mnist", "fashion_mnist20",
+                           "fashion_then_mnist")
+    from lgm.experiments import EXPERIMENTS as RUNNABLE
+
+    assert RUNNABLE == EXPERIMENTS
+
+
+def test_fashion_then_mnist_is_one_dataset_per_task(root: Path) -> None:
+    """The stand-in for SVHN -> MNIST: task 0 all of Fashion-MNIST, task 1 all of MNIST."""
+    seq = make_tasks("fashion_then_mnist", root=root)
+    assert [t.name for t in seq.tasks] == ["fashion", "mnist"]
+    n_train = 10 * N_TRAIN_PER_CLASS
+    assert len(seq[0].train) + len(seq[0].val) == n_train
+    assert len(seq.cumulative_test(1)) == 2 * 10 * N_TEST_PER_CLASS
+    assert set(seq[1].train_labels.tolist()) == set(range(10))

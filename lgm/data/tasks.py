@@ -7,6 +7,8 @@ Experiments (paper section 5 and appendix 7.5, 7.7):
 - ``"permuted"`` (section 5.2): permuted MNIST, 5 tasks by default; task 0 is plain MNIST and
   task k > 0 applies one fixed pixel permutation to every image of the whole of MNIST.
 - ``"svhn_mnist"`` (section 5.3): task 0 is SVHN, task 1 is MNIST resized to 32x32x3.
+- ``"fashion_then_mnist"``: the same dataset-to-dataset transfer with the data at hand (task 0
+  all of Fashion-MNIST, task 1 all of MNIST), the stand-in when SVHN is missing.
 - ``"fashion_mnist20"`` (appendix 7.5): the 10 Fashion-MNIST classes, then the 10 MNIST digits.
   Its classes are numbered 0-9 (Fashion-MNIST class c) and 10-19 (MNIST digit c - 10).
 
@@ -40,7 +42,8 @@ from torch import Tensor
 
 from lgm.data.datasets import FASHION_CLASSES, load_uint8, to_float
 
-EXPERIMENTS: tuple[str, ...] = ("fashion", "mnist", "permuted", "svhn_mnist", "fashion_mnist20")
+EXPERIMENTS: tuple[str, ...] = (
+    "fashion", "mnist", "permuted", "svhn_mnist", "fashion_mnist20", "fashion_then_mnist")
 """Names accepted by :func:`make_tasks`."""
 
 PERMUTATION_SEED_BASE = 52_018
@@ -53,6 +56,7 @@ _DATASET_OF = {
     "mnist": "mnist",
     "permuted": "mnist",
     "svhn_mnist": "svhn+mnist32x3",
+    "fashion_then_mnist": "fashion+mnist",
     "fashion_mnist20": "fashion+mnist",
 }
 _NUM_CLASSES = {"fashion": 10, "mnist": 10, "fashion_mnist20": 20}
@@ -299,10 +303,17 @@ def _permuted_tasks(
     return tasks, [data]
 
 
-def _svhn_mnist_tasks(
-    num_tasks: int, root: str | os.PathLike | None, download: bool, cfg: _Config
+_DATASET_SEQUENCES = {"svhn_mnist": ("svhn", "mnist32x3"),
+                      "fashion_then_mnist": ("fashion", "mnist")}
+
+
+def _dataset_tasks(
+    experiment: str, num_tasks: int, root: str | os.PathLike | None, download: bool,
+    cfg: _Config,
 ) -> tuple[list[Task], list[_Data]]:
-    loaded = [_load(n, root, download) for n in ("svhn", "mnist32x3")[:num_tasks]]
+    """One whole dataset per task (section 5.3 and its stand-in at hand)."""
+    names = _DATASET_SEQUENCES[experiment][:num_tasks]
+    loaded = [_load(n, root, download) for n in names]
     tasks = [
         _build_task(
             i, d.name, d.name, d, torch.arange(len(d.train_y)), torch.arange(len(d.test_y)), cfg
@@ -342,7 +353,8 @@ def make_tasks(
         n = _num_tasks(num_tasks, DEFAULT_PERMUTED_TASKS, None)
         tasks, used = _permuted_tasks(n, root, download, cfg)
     else:
-        tasks, used = _svhn_mnist_tasks(_num_tasks(num_tasks, 2, 2), root, download, cfg)
+        tasks, used = _dataset_tasks(experiment, _num_tasks(num_tasks, 2, 2), root, download,
+                                     cfg)
     shape = tuple(tasks[0].train.shape[1:])
     source = _describe(experiment, len(tasks), cfg, used)
     return TaskSequence(experiment, _DATASET_OF[experiment], shape, tasks, source)

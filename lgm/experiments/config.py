@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-EXPERIMENTS = ("fashion", "mnist", "permuted", "svhn_mnist", "fashion_mnist20")
+from lgm.data.tasks import EXPERIMENTS  # one list, owned by the data layer
+
 METHODS = ("lifelong", "vanilla", "full", "upto", "ewc")
 ARCHS = ("dense", "conv")
 DIRECTIONS = ("reverse", "forward")

@@ -13,7 +13,7 @@ from lgm.data.tasks import TaskSequence
 from lgm.metrics.classifier import FrechetScorer, load_or_train_classifier
 from lgm.paths import cache_root
 
-SHARED_CLASS_EXPERIMENTS = ("permuted", "svhn_mnist")
+SHARED_CLASS_EXPERIMENTS = ("permuted", "svhn_mnist", "fashion_then_mnist")
 
 
 def scorer_labels(tasks: TaskSequence) -> tuple[torch.Tensor, torch.Tensor]:
