@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,9 +82,11 @@ def series(results: list[dict[str, Any]], key: str) -> np.ndarray:
 
 
 def band(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation over seeds (std 0 with one seed)."""
-    mean = np.nanmean(values, axis=0)
-    std = np.nanstd(values, axis=0, ddof=1) if len(values) > 1 else np.zeros_like(mean)
+    """Mean and standard deviation over seeds (std 0 with one seed, NaN with one value)."""
+    with warnings.catch_warnings():  # a task only one seed reached has no spread
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(values, axis=0)
+        std = np.nanstd(values, axis=0, ddof=1) if len(values) > 1 else np.zeros_like(mean)
     return mean, std
 
 
@@ -159,3 +162,22 @@ def load_verdicts(preset: str) -> dict[str, list[dict[str, str]]]:
     folder = cache_root() / "verdicts"
     return {p.name[: -len(f"-{preset}.json")]: json.loads(p.read_text())
             for p in sorted(folder.glob(f"*-{preset}.json"))}
+
+
+def verdict_rows(lines: list[str], paper: str = "") -> list[dict[str, str]]:
+    """Rows for :func:`save_verdicts` from a page's verdict lines.
+
+    A line reads ``"N. **claim** (rule): verdict. detail"``, with verdict one of
+    :data:`VERDICTS` (as the pages print them); ``ours`` keeps the rule and the detail.
+    """
+    rows = []
+    for line in lines:
+        claim = line.split("**")[1] if line.count("**") >= 2 else line
+        rest = line.split("**", 2)[-1]
+        found = [(rest.find(f": {v}"), v) for v in VERDICTS if f": {v}" in rest]
+        if not found:
+            raise ValueError(f"no verdict in {line!r}")
+        at, verdict = min(found)
+        ours = (rest[:at] + rest[at + 2 + len(verdict):]).strip(" .:")
+        rows.append({"claim": claim, "paper": paper, "ours": ours, "verdict": verdict})
+    return rows

@@ -8,7 +8,11 @@ the model exists (``RunConfig.visuals = n``):
 - after the last task: ``reconstructions`` [T, 2, n, C, H, W], the first n test images of every
   task and their reconstructions (figure 5a), and, when z_c is 2-d,
   ``interpolation`` [J, G, G, C, H, W], the decoder over a G x G grid of z_c in [-3, 3]^2 for
-  every code (figure 5b, c).
+  every code (figure 5b, c);
+- after the last task: ``posterior_mu`` [N, D] (float32), the means of Q(z_c | x) of up to
+  ``POSTERIOR_POINTS`` test images spread evenly over the tasks, with ``posterior_code`` [N]
+  (argmax of Q(z_d | x)), ``posterior_label`` [N] (the test labels, -1 where a task has none)
+  and ``posterior_task`` [N] (figure 1b).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from lgm.models.vae import DiscreteContinuousVAE
 
 GRID = 10
 SEED = 7
+POSTERIOR_POINTS = 2000
 
 
 def to_uint8(images: Tensor) -> np.ndarray:
@@ -70,10 +75,39 @@ def interpolation(model: DiscreteContinuousVAE, grid: int = GRID) -> np.ndarray:
     return to_uint8(torch.stack(out))
 
 
+@torch.no_grad()
+def posterior_means(model: DiscreteContinuousVAE, tasks: TaskSequence,
+                    points: int = POSTERIOR_POINTS) -> dict[str, np.ndarray]:
+    """The posterior of the first ``points // T`` test images of every task (T tasks).
+
+    ``posterior_mu`` [N, D] float32: means of Q(z_c | x); ``posterior_code`` [N] int64: the
+    most probable code of Q(z_d | x); ``posterior_label`` [N] int64: the images' labels (-1
+    where the task has none); ``posterior_task`` [N] int64: the task of each image.
+    """
+    model.eval()
+    per_task = max(1, points // max(1, len(tasks)))
+    mus, codes, labels, task_ids = [], [], [], []
+    for task in tasks.tasks:
+        x = task.test[:per_task]
+        post = model.encode(x)
+        mus.append(post.mu.float())
+        codes.append(post.logits.argmax(-1))
+        y = task.test_labels
+        labels.append(y[:per_task].long() if y is not None
+                      else torch.full((len(x),), -1, dtype=torch.long, device=x.device))
+        task_ids.append(torch.full((len(x),), task.index, dtype=torch.long, device=x.device))
+    return {"posterior_mu": torch.cat(mus).cpu().numpy().astype(np.float32),
+            "posterior_code": torch.cat(codes).cpu().numpy().astype(np.int64),
+            "posterior_label": torch.cat(labels).cpu().numpy().astype(np.int64),
+            "posterior_task": torch.cat(task_ids).cpu().numpy().astype(np.int64)}
+
+
 def final_visuals(model: DiscreteContinuousVAE, tasks: TaskSequence,
                   n: int) -> dict[str, np.ndarray]:
-    """The end-of-run pictures (reconstructions; interpolation for a 2-d z_c)."""
+    """The end-of-run pictures (reconstructions; interpolation for a 2-d z_c) and the
+    posterior of test images (``posterior_means``)."""
     arrays = {"reconstructions": reconstructions(model, tasks, n)}
     if model.continuous == 2:
         arrays["interpolation"] = interpolation(model)
+    arrays.update(posterior_means(model, tasks))
     return arrays
