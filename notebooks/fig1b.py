@@ -66,6 +66,8 @@ from lgm.experiments.report import (
     provenance_markdown,
     resolve_seeds,
     run_all,
+    save_verdicts,
+    verdict_rows,
 )
 
 seeds = resolve_seeds(preset, seeds)
@@ -298,6 +300,7 @@ limits = preset_limits(preset, len(seeds))
 if budget:
     limits += (f" This page overrides the preset: {budget['max_per_task']} training images "
                "per digit.")
+save_verdicts("fig1b", preset, verdict_rows(verdicts, strict=False))
 display(Markdown("\n".join(verdicts) + "\n\n" + limits
                  + " The model is trained once on the pooled ten digits (`full`), as in the "
                  "figure; nothing here is lifelong."))

@@ -164,12 +164,16 @@ def load_verdicts(preset: str) -> dict[str, list[dict[str, str]]]:
             for p in sorted(folder.glob(f"*-{preset}.json"))}
 
 
-def verdict_rows(lines: list[str], paper: str = "") -> list[dict[str, str]]:
+def verdict_rows(lines: list[str], paper: str = "", *,
+                 strict: bool = True) -> list[dict[str, str]]:
     """Rows for :func:`save_verdicts` from a page's verdict lines.
 
     A line reads ``"N. **claim** (rule): verdict. detail"``, with verdict one of
     :data:`VERDICTS` (as the pages print them); ``ours`` keeps the rule and the detail.
+    Lines without a verdict raise, or with ``strict=False`` are left out (observations).
     """
+    if not strict:
+        lines = [ln for ln in lines if any(f": {v}" in ln for v in VERDICTS)]
     rows = []
     for line in lines:
         claim = line.split("**")[1] if line.count("**") >= 2 else line
