@@ -52,8 +52,9 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
+from lgm.experiments.plots import curve_with_band
 from lgm.experiments.report import (
-    band,
+    failures_markdown,
     fmt,
     markdown_table,
     preset_limits,
@@ -77,9 +78,8 @@ def config(seed, **extra):
 runs = run_all({"without-LL": [config(s) for s in seeds],
                 "with-LL": [config(s, likelihood_weight=float(ll_weight)) for s in seeds]})
 results, failed = runs.results, runs.failed
-if failed:
-    display(Markdown("**Warning: runs that diverged, left out of the figure and table:**\n\n"
-                     + "\n".join(f"- {m}, seed {s}: {e}" for m, s, e in failed)))
+if runs.failed:
+    display(Markdown(failures_markdown(runs)))
 variants = [v for v in ("without-LL", "with-LL") if v in results]
 if not variants:
     raise RuntimeError("every run failed; nothing to plot")
@@ -91,10 +91,7 @@ panels = [("neg_elbo", "Figure 7: negative test ELBO"),
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
 for ax, (key, title) in zip(axes, panels, strict=True):
     for v in variants:
-        mean, std = band(series(results[v], key))
-        x = np.arange(1, len(mean) + 1)
-        ax.plot(x, mean, "-", color=STYLE[v], marker="o", ms=3.5, label=f"{v}-D")
-        ax.fill_between(x, mean - std, mean + std, color=STYLE[v], alpha=0.18, lw=0)
+        x = curve_with_band(ax, results[v], key, label=f"{v}-D", color=STYLE[v])
     ax.set_title(title)
     ax.set_xlabel("number of distributions seen")
     ax.set_xticks(x)

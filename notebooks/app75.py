@@ -49,8 +49,9 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
+from lgm.experiments.plots import curve_with_band
 from lgm.experiments.report import (
-    band,
+    failures_markdown,
     fmt,
     markdown_table,
     preset_limits,
@@ -67,9 +68,8 @@ runs = run_all({m: [make_config(preset, experiment="fashion_mnist20", method=m, 
                                 arch=arch, device=device, data_root=data_root, visuals=0)
                     for s in seeds] for m in methods})
 results, failed = runs.results, runs.failed
-if failed:
-    display(Markdown("**Warning: runs that diverged, left out of the figure and table:**\n\n"
-                     + "\n".join(f"- {m}, seed {s}: {e}" for m, s, e in failed)))
+if runs.failed:
+    display(Markdown(failures_markdown(runs)))
 methods = [m for m in methods if m in results]
 if not methods:
     raise RuntimeError("every run failed; nothing to plot")
@@ -78,16 +78,12 @@ max_epochs = cfg0.max_epochs
 n_fashion = 10  # tasks 1..10 are Fashion-MNIST, 11..20 MNIST
 
 # %% tags=["hide-input"]
-STYLE = {"lifelong": "C0", "ewc": "C3"}
 panels = [("epochs", "(a) epochs to early stopping"), ("neg_elbo", "(b) negative test ELBO"),
           ("log_frechet", "(c) log-Fréchet distance")]
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.2), constrained_layout=True)
 for ax, (key, title) in zip(axes, panels, strict=True):
     for m in methods:
-        mean, std = band(series(results[m], key))
-        x = np.arange(1, len(mean) + 1)
-        ax.plot(x, mean, "-", color=STYLE.get(m), marker="o", ms=3.5, label=m)
-        ax.fill_between(x, mean - std, mean + std, color=STYLE.get(m), alpha=0.18, lw=0)
+        x = curve_with_band(ax, results[m], key, label=m)
     if len(x) > n_fashion:
         ax.axvline(n_fashion + 0.5, color="0.4", lw=0.8, ls=":")
     ax.set_title(title)

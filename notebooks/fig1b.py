@@ -61,6 +61,7 @@ from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
 from lgm.experiments.report import (
+    failures_markdown,
     markdown_table,
     preset_limits,
     provenance_markdown,
@@ -81,8 +82,7 @@ runs = run_all({label: [make_config(preset, experiment="mnist", method="full", s
                                     visuals=8, **budget)
                         for s in seeds] for label, j in MODELS.items()})
 if runs.failed:
-    display(Markdown("**Warning: runs that diverged, left out:**\n\n"
-                     + "\n".join(f"- {m}, seed {s}: {e}" for m, s, e in runs.failed)))
+    display(Markdown(failures_markdown(runs)))
 models = [m for m in MODELS if m in runs.results]
 if not models:
     raise RuntimeError("every run failed; nothing to plot")

@@ -60,8 +60,9 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
+from lgm.experiments.plots import curve_with_band
 from lgm.experiments.report import (
-    band,
+    failures_markdown,
     fmt,
     markdown_table,
     preset_limits,
@@ -80,28 +81,21 @@ runs = run_all({m: [make_config(preset, experiment="permuted", method=m, seed=s,
                                 device=device, data_root=data_root, **reduced)
                     for s in seeds] for m in methods})
 results, failed = runs.results, runs.failed
-if failed:
-    display(Markdown("**Warning: runs that diverged, left out of the figure and table:**\n\n"
-                     + "\n".join(f"- {m}, seed {s}: {e}" for m, s, e in failed)))
+if runs.failed:
+    display(Markdown(failures_markdown(runs)))
 methods = [m for m in methods if m in results]
 if not methods:
     raise RuntimeError("every run failed; nothing to plot")
 
 
 # %% tags=["hide-input"]
-STYLE = {"lifelong": ("C0", "-"), "ewc": ("C3", "-"), "vanilla": ("C2", "--"),
-         "full": ("0.3", ":"), "upto": ("C1", ":")}
 panels = [("neg_elbo", "(a) negative test ELBO"),
           ("log_frechet", "(b) log-Fréchet distance")]
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
 for ax, (key, title) in zip(axes, panels, strict=True):
     for m in methods:
-        mean, std = band(series(results[m], key))
-        x = np.arange(1, len(mean) + 1)
-        color, ls = STYLE.get(m, (None, "-"))
-        ax.plot(x, mean, ls, color=color, marker="o", ms=3.5, label=m)
-        ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.18, lw=0)
+        x = curve_with_band(ax, results[m], key, label=m)
     ax.set_title(title)
     ax.set_xlabel("number of distributions seen")
     ax.set_xticks(x)

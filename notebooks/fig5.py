@@ -55,6 +55,7 @@ from IPython.display import Markdown, display
 from lgm.data import DataNotFoundError, locate_dataset
 from lgm.experiments import make_config
 from lgm.experiments.report import (
+    failures_markdown,
     fmt,
     markdown_table,
     preset_limits,
@@ -90,8 +91,7 @@ runs = run_all({"lifelong": [make_config(preset, experiment=experiment, method="
                                          classifier_epochs=0, visuals=8, **extra)
                              for s in seeds]})
 if runs.failed:
-    display(Markdown("**Warning: runs that diverged, left out:**\n\n"
-                     + "\n".join(f"- {m}, seed {s}: {e}" for m, s, e in runs.failed)))
+    display(Markdown(failures_markdown(runs)))
 results = runs.results.get("lifelong", [])
 if not results:
     raise RuntimeError("every run failed; nothing to plot")

@@ -43,7 +43,13 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
-from lgm.experiments.report import preset_limits, provenance_markdown, resolve_seeds, run_all
+from lgm.experiments.report import (
+    failures_markdown,
+    preset_limits,
+    provenance_markdown,
+    resolve_seeds,
+    run_all,
+)
 
 seeds = resolve_seeds(preset, seeds)
 # Exactly the Figure 3 page's lifelong configuration: a cache hit once that page has run.
@@ -52,8 +58,7 @@ runs = run_all({"lifelong": [make_config(preset, experiment="fashion", method="l
                                          data_root=data_root, visuals=8)
                              for s in seeds]})
 if runs.failed:
-    display(Markdown("**Warning: runs that diverged, left out:**\n\n"
-                     + "\n".join(f"- {m}, seed {s}: {e}" for m, s, e in runs.failed)))
+    display(Markdown(failures_markdown(runs)))
 results = runs.results.get("lifelong", [])
 if not results:
     raise RuntimeError("every run failed; nothing to plot")

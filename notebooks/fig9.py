@@ -51,8 +51,10 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
+from lgm.experiments.plots import curve_with_band
 from lgm.experiments.report import (
     band,
+    failures_markdown,
     fmt,
     markdown_table,
     preset_limits,
@@ -73,9 +75,8 @@ runs = run_all({d: [make_config(preset, experiment="fashion", method="lifelong",
                                 **({} if d == "reverse" else {"consistency_direction": d}))
                     for s in seeds] for d in directions})
 results, failed = runs.results, runs.failed
-if failed:
-    display(Markdown("**Warning: runs that diverged, left out of the figure and table:**\n\n"
-                     + "\n".join(f"- {m}, seed {s}: {e}" for m, s, e in failed)))
+if runs.failed:
+    display(Markdown(failures_markdown(runs)))
 directions = [d for d in directions if d in results]
 if not directions:
     raise RuntimeError("every run failed; nothing to plot")
@@ -86,10 +87,7 @@ panels = [("neg_elbo", "negative test ELBO"), ("log_frechet", "log-Fréchet dist
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
 for ax, (key, title) in zip(axes, panels, strict=True):
     for d in directions:
-        mean, std = band(series(results[d], key))
-        x = np.arange(1, len(mean) + 1)
-        ax.plot(x, mean, "-", color=STYLE[d], marker="o", ms=3.5, label=f"{d} KL")
-        ax.fill_between(x, mean - std, mean + std, color=STYLE[d], alpha=0.18, lw=0)
+        x = curve_with_band(ax, results[d], key, label=f"{d} KL", color=STYLE[d])
     ax.set_title(title)
     ax.set_xlabel("number of distributions seen")
     ax.set_xticks(x)

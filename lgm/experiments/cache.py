@@ -31,6 +31,7 @@ from lgm.experiments.config import RunConfig
 from lgm.paths import REPO_ROOT, cache_root
 
 RESULT_PACKAGES = ("data", "models", "losses", "training", "metrics", "experiments")
+NOT_RESULTS = ("experiments/report.py", "experiments/plots.py")  # pages' bookkeeping only
 COMMITTED_RESULTS = REPO_ROOT / "results"
 
 
@@ -51,6 +52,8 @@ def code_version() -> str:
     digest = hashlib.sha256()
     for sub in RESULT_PACKAGES:
         for path in sorted((package / sub).glob("*.py")):
+            if f"{sub}/{path.name}" in NOT_RESULTS:
+                continue
             tree = _strip_docstrings(ast.parse(path.read_text()))
             digest.update(f"{sub}/{path.name}\n{ast.dump(tree)}".encode())
     return digest.hexdigest()[:12]

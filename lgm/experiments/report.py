@@ -71,6 +71,14 @@ def run_all(configs: dict[str, list[RunConfig]], runs: Runs | None = None) -> Ru
     return runs
 
 
+def failures_markdown(runs: Runs) -> str:
+    """The page's warning about runs whose loss diverged ("" when none did)."""
+    if not runs.failed:
+        return ""
+    return ("**Warning: runs that diverged, left out of the figures and tables:**\n\n"
+            + "\n".join(f"- {label}, seed {seed}: {err}" for label, seed, err in runs.failed))
+
+
 def series(results: list[dict[str, Any]], key: str) -> np.ndarray:
     """Seeds x tasks array of one per-task metric (NaN where missing)."""
     n = max(len(r["tasks"]) for r in results)
