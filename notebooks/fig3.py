@@ -18,11 +18,14 @@
 #
 # The lifelong student maximises eq. 6: the ELBO on real and replayed data, minus the
 # consistency KL between the student's and the teacher's posteriors over $z_d$ on replayed
-# data, minus $\lambda$ times the information gain of $z_c$:
-# $\;\mathbb{E}_{Q_\phi}[\log P_\theta(\hat x_{<i}, x_i \mid z_d, z_c)]
-# - \mathrm{KL}[Q_\phi(z_d, z_c \mid \hat x_{<i}, x_i) \,\|\, P(z_c, z_d)]
-# - \mathrm{KL}[Q_\phi(z_d \mid \hat x_{<i}) \,\|\, Q_\Phi(z_d \mid \hat x_{<i})]
-# - \lambda \mathcal{L}_I(z_c; \hat x_{<i}, x_i)$, with $\lambda = 0.01$.
+# data, minus $\lambda$ times the information gain of $z_c$ ($\lambda = 0.01$):
+#
+# $$
+# \mathbb{E}_{Q_\phi}[\log P_\theta(\hat x_{<i}, x_i \mid z_d, z_c)] -
+# \mathrm{KL}[Q_\phi(z_d, z_c \mid \hat x_{<i}, x_i) \,\|\, P(z_c, z_d)] -
+# \mathrm{KL}[Q_\phi(z_d \mid \hat x_{<i}) \,\|\, Q_\Phi(z_d \mid \hat x_{<i})] -
+# \lambda \mathcal{L}_I(z_c; \hat x_{<i}, x_i)
+# $$
 #
 # - **lifelong**: the student–teacher VAE of eq. 6. $z_d$ starts with one code and grows
 #   by one per distribution; after each one the student becomes the frozen teacher, which
