@@ -69,7 +69,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
-from lgm.experiments.plots import curve_with_band
+from lgm.experiments.plots import sequential_figure
 from lgm.experiments.report import (
     failures_markdown,
     fmt,
@@ -96,28 +96,11 @@ max_epochs = make_config(preset, experiment="fashion").max_epochs
 
 
 # %% tags=["hide-input"]
-panels = [("neg_elbo", "(a) negative test ELBO", methods),
-          ("log_frechet", "(b) log-Fréchet distance", methods),
-          ("epochs", "(c) epochs to early stopping",
-           [m for m in methods if m in ("lifelong", "ewc")])]
-
-fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
-for ax, (key, title, shown) in zip(axes, panels, strict=True):
-    for m in shown:
-        x = curve_with_band(ax, results[m], key, label=m)
-    ax.set_title(title)
-    ax.set_xlabel("number of distributions seen")
-    ax.set_xticks(x)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-axes[2].axhline(max_epochs, color="0.5", lw=0.8, ls="--")
-axes[2].annotate(f"max_epochs = {max_epochs}", (1, max_epochs), xytext=(2, -10),
-                 textcoords="offset points", fontsize=8, color="0.4")
-fig.suptitle(f"Split Fashion-MNIST, {arch}, preset {preset}, "
-             f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} (mean ± std)")
-Path(figure_dir).mkdir(parents=True, exist_ok=True)
 figure_path = Path(figure_dir) / "fig3.png"
-fig.savefig(figure_path, dpi=120)
+sequential_figure(results, methods, max_epochs=max_epochs,
+                  xlabel="number of distributions seen",
+                  title=f"Split Fashion-MNIST, {arch}, preset {preset}, {len(seeds)} "
+                        f"seed{'s' if len(seeds) > 1 else ''} (mean ± std)", path=figure_path)
 plt.show()
 
 # %% [markdown]
