@@ -57,9 +57,11 @@ def load_tasks(cfg: RunConfig, device: torch.device) -> TaskSequence:
                       binarize=cfg.binarize, max_per_task=cfg.max_per_task, device=device)
 
 
-def new_model(cfg: RunConfig, tasks: TaskSequence, device: torch.device) -> DiscreteContinuousVAE:
-    """The first model: J codes as configured; EWC without BatchNorm (appendix 7.4.1)."""
-    discrete = cfg.discrete or (1 if cfg.method == "lifelong" else len(tasks))
+def new_model(cfg: RunConfig, tasks: TaskSequence, device: torch.device,
+              discrete: int | None = None) -> DiscreteContinuousVAE:
+    """A model with ``discrete`` codes (default: the first task's J as configured); EWC
+    without BatchNorm (appendix 7.4.1)."""
+    discrete = discrete or cfg.discrete or (1 if cfg.method == "lifelong" else len(tasks))
     model = DiscreteContinuousVAE(cfg.arch, tasks.image_shape, cfg.continuous, discrete,
                                   batchnorm=cfg.method != "ewc")
     return model.to(device)
@@ -139,8 +141,7 @@ def run(cfg: RunConfig, *, tasks: TaskSequence | None = None, scorer: FrechetSco
     state = load_checkpoint(ckpt_path, cfg.key()) if ckpt_path and resume else None
     arrays: dict[str, Any] = {}
     if state is not None:
-        model, fisher, records = restore(state, cfg, tasks, device, generator)
-        arrays = state.get("arrays", {})
+        model, fisher, records, arrays = restore(state, cfg, tasks, device, generator)
     teacher = None
     last = len(tasks) if stop_after is None else min(len(tasks), stop_after)
     for t in progress(range(len(records), last), desc=f"{cfg.method} seed {cfg.seed}",
@@ -162,8 +163,8 @@ def run(cfg: RunConfig, *, tasks: TaskSequence | None = None, scorer: FrechetSco
             arrays[f"samples_task{t}"] = samples_per_code(model, cfg.visuals)
             model.train()
         if ckpt_path:
-            save_checkpoint(ckpt_path, {**checkpoint_state(cfg, model, fisher, records, generator),
-                                        "arrays": arrays})
+            save_checkpoint(ckpt_path,
+                            checkpoint_state(cfg, model, fisher, records, arrays, generator))
     if cfg.visuals and len(records) == len(tasks):
         arrays.update(final_visuals(model, tasks, cfg.visuals))
     result = {"config": cfg.to_dict(), "config_key": cfg.key(), "data": tasks.source,
@@ -216,19 +217,19 @@ def accumulate_fisher(cfg: RunConfig, model: DiscreteContinuousVAE, train_x: Ten
 
 def checkpoint_state(cfg: RunConfig, model: DiscreteContinuousVAE,
                      fisher: dict[str, Tensor] | None, records: list[dict[str, Any]],
-                     generator: torch.Generator) -> dict[str, Any]:
+                     arrays: dict[str, Any], generator: torch.Generator) -> dict[str, Any]:
     """Everything needed to continue after the last finished task."""
     return {"config_key": cfg.key(), "discrete": model.discrete, "model": model.state_dict(),
-            "fisher": fisher, "records": records, "generator": generator.get_state(),
+            "fisher": fisher, "records": records, "arrays": arrays,
+            "generator": generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
 
 
 def restore(state: dict[str, Any], cfg: RunConfig, tasks: TaskSequence, device: torch.device,
-            generator: torch.Generator) -> tuple[DiscreteContinuousVAE, Any, list[dict]]:
+            generator: torch.Generator) -> tuple[DiscreteContinuousVAE, Any, list[dict], dict]:
     """Rebuild the model and random states from a checkpoint."""
-    model = new_model(cfg.__class__(**{**cfg.to_dict(), "discrete": state["discrete"]}),
-                      tasks, device)
+    model = new_model(cfg, tasks, device, discrete=state["discrete"])
     model.load_state_dict(state["model"])
     fisher = state["fisher"]
     if fisher is not None:
@@ -237,4 +238,4 @@ def restore(state: dict[str, Any], cfg: RunConfig, tasks: TaskSequence, device: 
     torch.set_rng_state(state["torch_rng"])
     if state["cuda_rng"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return model, fisher, state["records"]
+    return model, fisher, state["records"], state["arrays"]
