@@ -52,7 +52,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
-from lgm.experiments.plots import curve_with_band
+from lgm.experiments.plots import curve_with_band, finish_axis
 from lgm.experiments.report import (
     failures_markdown,
     fmt,
@@ -63,6 +63,7 @@ from lgm.experiments.report import (
     run_all,
     save_verdicts,
     series,
+    surviving,
     verdict_rows,
 )
 
@@ -80,9 +81,7 @@ runs = run_all({"without-LL": [config(s) for s in seeds],
 results, failed = runs.results, runs.failed
 if runs.failed:
     display(Markdown(failures_markdown(runs)))
-variants = [v for v in ("without-LL", "with-LL") if v in results]
-if not variants:
-    raise RuntimeError("every run failed; nothing to plot")
+variants = surviving(runs, ["without-LL", "with-LL"])
 
 # %% tags=["hide-input"]
 STYLE = {"without-LL": "C0", "with-LL": "C1"}
@@ -92,11 +91,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
 for ax, (key, title) in zip(axes, panels, strict=True):
     for v in variants:
         x = curve_with_band(ax, results[v], key, label=f"{v}-D", color=STYLE[v])
-    ax.set_title(title)
-    ax.set_xlabel("number of distributions seen")
-    ax.set_xticks(x)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    finish_axis(ax, title, "number of distributions seen", x)
 fig.suptitle(f"Split Fashion-MNIST, with/without likelihood regulariser (weight {ll_weight}), "
              f"{arch}, preset {preset}, {len(seeds)} seed{'s' if len(seeds) > 1 else ''}")
 Path(figure_dir).mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
-from lgm.experiments.plots import curve_with_band
+from lgm.experiments.plots import curve_with_band, finish_axis
 from lgm.experiments.report import (
     failures_markdown,
     fmt,
@@ -60,6 +60,7 @@ from lgm.experiments.report import (
     run_all,
     save_verdicts,
     series,
+    surviving,
     verdict_rows,
 )
 
@@ -70,9 +71,7 @@ runs = run_all({m: [make_config(preset, experiment="fashion_mnist20", method=m, 
 results, failed = runs.results, runs.failed
 if runs.failed:
     display(Markdown(failures_markdown(runs)))
-methods = [m for m in methods if m in results]
-if not methods:
-    raise RuntimeError("every run failed; nothing to plot")
+methods = surviving(runs, methods)
 cfg0 = make_config(preset, experiment="fashion_mnist20")
 max_epochs = cfg0.max_epochs
 n_fashion = 10  # tasks 1..10 are Fashion-MNIST, 11..20 MNIST
@@ -86,11 +85,7 @@ for ax, (key, title) in zip(axes, panels, strict=True):
         x = curve_with_band(ax, results[m], key, label=m)
     if len(x) > n_fashion:
         ax.axvline(n_fashion + 0.5, color="0.4", lw=0.8, ls=":")
-    ax.set_title(title)
-    ax.set_xlabel("number of distributions seen")
-    ax.set_xticks(x[::2] if len(x) > 10 else x)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    finish_axis(ax, title, "number of distributions seen", x)
 axes[0].axhline(max_epochs, color="0.5", lw=0.8, ls="--")
 axes[0].annotate(f"max_epochs = {max_epochs}", (1, max_epochs), xytext=(2, -10),
                  textcoords="offset points", fontsize=8, color="0.4")

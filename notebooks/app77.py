@@ -59,6 +59,7 @@ from lgm.experiments.report import (
     run_all,
     save_verdicts,
     series,
+    surviving,
     verdict_rows,
 )
 
@@ -69,9 +70,7 @@ runs = run_all({m: [make_config(preset, experiment="mnist", method=m, seed=s, ar
 results, failed = runs.results, runs.failed
 if runs.failed:
     display(Markdown(failures_markdown(runs)))
-methods = [m for m in methods if m in results]
-if not methods:
-    raise RuntimeError("every run failed; nothing to plot")
+methods = surviving(runs, methods)
 max_epochs = make_config(preset, experiment="mnist").max_epochs
 
 

@@ -80,6 +80,7 @@ from lgm.experiments.report import (
     run_all,
     save_verdicts,
     series,
+    surviving,
 )
 
 seeds = resolve_seeds(preset, seeds)
@@ -89,9 +90,7 @@ runs = run_all({m: [make_config(preset, experiment="fashion", method=m, seed=s, 
 results, failed = runs.results, runs.failed
 if runs.failed:
     display(Markdown(failures_markdown(runs)))
-methods = [m for m in methods if m in results]
-if not methods:
-    raise RuntimeError("every run failed; nothing to plot")
+methods = surviving(runs, methods)
 max_epochs = make_config(preset, experiment="fashion").max_epochs
 
 

@@ -60,7 +60,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
-from lgm.experiments.plots import curve_with_band
+from lgm.experiments.plots import curve_with_band, finish_axis
 from lgm.experiments.report import (
     failures_markdown,
     fmt,
@@ -71,6 +71,7 @@ from lgm.experiments.report import (
     run_all,
     save_verdicts,
     series,
+    surviving,
     verdict_rows,
 )
 
@@ -83,9 +84,7 @@ runs = run_all({m: [make_config(preset, experiment="permuted", method=m, seed=s,
 results, failed = runs.results, runs.failed
 if runs.failed:
     display(Markdown(failures_markdown(runs)))
-methods = [m for m in methods if m in results]
-if not methods:
-    raise RuntimeError("every run failed; nothing to plot")
+methods = surviving(runs, methods)
 
 
 # %% tags=["hide-input"]
@@ -96,11 +95,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
 for ax, (key, title) in zip(axes, panels, strict=True):
     for m in methods:
         x = curve_with_band(ax, results[m], key, label=m)
-    ax.set_title(title)
-    ax.set_xlabel("number of distributions seen")
-    ax.set_xticks(x)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    finish_axis(ax, title, "number of distributions seen", x)
 fig.suptitle(f"Permuted MNIST, {arch}, preset {preset}, "
              f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} (mean ± std)")
 Path(figure_dir).mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,7 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
-from lgm.experiments.plots import curve_with_band
+from lgm.experiments.plots import curve_with_band, finish_axis
 from lgm.experiments.report import (
     band,
     failures_markdown,
@@ -63,6 +63,7 @@ from lgm.experiments.report import (
     run_all,
     save_verdicts,
     series,
+    surviving,
     verdict_rows,
 )
 
@@ -77,9 +78,7 @@ runs = run_all({d: [make_config(preset, experiment="fashion", method="lifelong",
 results, failed = runs.results, runs.failed
 if runs.failed:
     display(Markdown(failures_markdown(runs)))
-directions = [d for d in directions if d in results]
-if not directions:
-    raise RuntimeError("every run failed; nothing to plot")
+directions = surviving(runs, directions)
 
 # %% tags=["hide-input"]
 STYLE = {"reverse": "C0", "forward": "C3"}
@@ -88,11 +87,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
 for ax, (key, title) in zip(axes, panels, strict=True):
     for d in directions:
         x = curve_with_band(ax, results[d], key, label=f"{d} KL", color=STYLE[d])
-    ax.set_title(title)
-    ax.set_xlabel("number of distributions seen")
-    ax.set_xticks(x)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    finish_axis(ax, title, "number of distributions seen", x)
 fig.suptitle(f"Split Fashion-MNIST, consistency KL direction, {arch}, preset {preset}, "
              f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} (mean ± std)")
 Path(figure_dir).mkdir(parents=True, exist_ok=True)

@@ -37,3 +37,10 @@ def test_verdict_rows_parse_and_round_trip():
         report.verdict_rows(["**claim** with no verdict"])
     with pytest.raises(ValueError, match="bad verdict row"):
         report.save_verdicts("page", "smoke", [{"claim": "x", "verdict": "maybe"}])
+
+
+def test_surviving_keeps_labels_with_results_and_refuses_none():
+    runs = report.Runs(results={"a": [{}]}, failed=[("b", 0, "nan")])
+    assert report.surviving(runs, ["a", "b"]) == ["a"]
+    with pytest.raises(RuntimeError, match="every run failed"):
+        report.surviving(runs, ["b"])

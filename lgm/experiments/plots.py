@@ -28,6 +28,15 @@ def curve_with_band(ax: Any, results: list[dict[str, Any]], key: str, *, label: 
     return x
 
 
+def finish_axis(ax: Any, title: str, xlabel: str, x: np.ndarray) -> None:
+    """Title, x label, one tick per task, grid and legend: every per-task panel's frame."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_xticks(x if len(x) <= 10 else x[::2])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
 def sequential_figure(results: dict[str, list[dict[str, Any]]], methods: list[str], *,
                       max_epochs: int, xlabel: str, title: str, path: Path) -> Any:
     """Figure 3's layout: (a) -ELBO, (b) log-Fréchet per task for ``methods``, (c) epochs to
@@ -42,11 +51,7 @@ def sequential_figure(results: dict[str, list[dict[str, Any]]], methods: list[st
     for ax, (key, panel_title, shown) in zip(axes, panels, strict=True):
         for m in shown:
             x = curve_with_band(ax, results[m], key, label=m)
-        ax.set_title(panel_title)
-        ax.set_xlabel(xlabel)
-        ax.set_xticks(x)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        finish_axis(ax, panel_title, xlabel, x)
     axes[2].axhline(max_epochs, color="0.5", lw=0.8, ls="--")
     axes[2].annotate(f"max_epochs = {max_epochs}", (1, max_epochs), xytext=(2, -10),
                      textcoords="offset points", fontsize=8, color="0.4")

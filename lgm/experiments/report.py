@@ -79,6 +79,14 @@ def failures_markdown(runs: Runs) -> str:
             + "\n".join(f"- {label}, seed {seed}: {err}" for label, seed, err in runs.failed))
 
 
+def surviving(runs: Runs, labels: list[str]) -> list[str]:
+    """The labels that have at least one result; an error if none has (nothing to show)."""
+    kept = [label for label in labels if label in runs.results]
+    if not kept:
+        raise RuntimeError("every run failed; nothing to plot")
+    return kept
+
+
 def series(results: list[dict[str, Any]], key: str) -> np.ndarray:
     """Seeds x tasks array of one per-task metric (NaN where missing)."""
     n = max(len(r["tasks"]) for r in results)
