@@ -22,6 +22,7 @@ import json
 import os
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,15 +71,19 @@ def result_paths(cfg: RunConfig) -> list[Path]:
     return [COMMITTED_RESULTS / cfg.experiment / name, cache_root() / "results" / name]
 
 
-def load_result(path: Path) -> dict[str, Any] | None:
+RUN_KEYS = ("config", "tasks", "provenance")
+
+
+def load_result(path: Path, required: tuple[str, ...] = RUN_KEYS) -> dict[str, Any] | None:
     """The stored result, or None (with a warning) when the file is unreadable or incomplete.
 
-    A result with images (``RunConfig.visuals``) has them in ``<stem>.npz`` beside the JSON.
+    A result with arrays (``RunConfig.visuals``, samples) has them in ``<stem>.npz`` beside
+    the JSON.
     """
     try:
         result = json.loads(path.read_text())
-        if not isinstance(result, dict) or not {"config", "tasks", "provenance"} <= set(result):
-            raise ValueError("missing config/tasks/provenance")
+        if not isinstance(result, dict) or not set(required) <= set(result):
+            raise ValueError(f"missing one of {'/'.join(required)}")
         if result.get("arrays_file"):
             with np.load(path.with_suffix(".npz")) as npz:
                 result["arrays"] = {k: npz[k] for k in npz.files}
@@ -129,5 +134,49 @@ def cached_run(cfg: RunConfig, *, compute: bool = True, resume: bool = True) -> 
     result = run_experiment(cfg, resume=resume)
     result["code_version"] = code_version()
     save_result(result_paths(cfg)[1], result)
+    result["cache"] = "computed"
+    return result
+
+
+# --------------------------------------------------------------------------- any experiment
+CALL_KEYS = ("params", "provenance")
+
+
+def params_hash(params: dict[str, Any]) -> str:
+    """Short hash of a JSON-able parameter dict (key order irrelevant)."""
+    blob = json.dumps(params, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def call_paths(group: str, name: str, params: dict[str, Any]) -> list[Path]:
+    """Committed then local paths of the result of experiment ``name`` with ``params``."""
+    stem = f"{name}-{params_hash(params)}-{code_version()}.json"
+    return [COMMITTED_RESULTS / group / stem, cache_root() / "results" / group / stem]
+
+
+def cached_call(group: str, name: str, params: dict[str, Any],
+                compute: Callable[[dict[str, Any]], dict[str, Any]], *,
+                recompute: bool = True) -> dict[str, Any]:
+    """``compute(params)`` through the result cache (same rules as :func:`cached_run`).
+
+    For experiments that are not a lifelong :class:`RunConfig` (the KD paper's). ``compute``
+    must return a dict with ``provenance`` (see :func:`lgm.provenance.provenance`); numpy
+    arrays go under ``arrays``. The stored result also records ``params`` and the code
+    version. ``recompute=False`` raises ``LookupError`` when nothing is cached.
+    """
+    paths = call_paths(group, name, params)
+    for path in paths:
+        if path.exists():
+            found = load_result(path, CALL_KEYS)
+            if found is not None:
+                found["cache"] = "hit"
+                return found
+    if not recompute:
+        raise LookupError(f"no cached result for {paths[1].name}; run it with recompute=True")
+    result = compute(params)
+    if "provenance" not in result:
+        raise ValueError(f"{name}: compute() must return a 'provenance' entry")
+    result = {**result, "params": params, "code_version": code_version()}
+    save_result(paths[1], result)
     result["cache"] = "computed"
     return result

@@ -40,6 +40,13 @@ def kl_categorical(logits_q: Tensor, logits_p: Tensor) -> Tensor:
     return (log_q.exp() * (log_q - log_p)).sum(-1)
 
 
+def kl_bernoulli(logits_p: Tensor, logits_q: Tensor) -> Tensor:
+    """Elementwise KL(Bern(sigmoid(logits_p)) || Bern(sigmoid(logits_q))), no sum."""
+    p = torch.sigmoid(logits_p)
+    return (p * (F.logsigmoid(logits_p) - F.logsigmoid(logits_q))
+            + (1 - p) * (F.logsigmoid(-logits_p) - F.logsigmoid(-logits_q)))
+
+
 def kl_categorical_uniform(logits: Tensor) -> Tensor:
     """KL(Cat(softmax(logits)) || Cat(1/J)) = log J - H(q), the discrete part of the ELBO's KL."""
     log_q = F.log_softmax(logits, dim=-1)

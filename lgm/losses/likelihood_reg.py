@@ -13,15 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lgm.losses.kl import kl_bernoulli
 from lgm.models.vae import DiscreteContinuousVAE
 
 
 def bernoulli_kl(logits_p: Tensor, logits_q: Tensor) -> Tensor:
     """KL(Bern(sigmoid(logits_p)) || Bern(sigmoid(logits_q))) summed over all but dim 0."""
-    p = torch.sigmoid(logits_p)
-    kl = (p * (F.logsigmoid(logits_p) - F.logsigmoid(logits_q))
-          + (1 - p) * (F.logsigmoid(-logits_p) - F.logsigmoid(-logits_q)))
-    return kl.flatten(1).sum(-1)
+    return kl_bernoulli(logits_p, logits_q).flatten(1).sum(-1)
 
 
 def likelihood_consistency(
