@@ -139,18 +139,25 @@ def preset_limits(preset: str, n_seeds: int) -> str:
 
 def provenance_markdown(runs: Runs, preset: str, seeds: list[int], extra: str = "") -> str:
     """The page's provenance line: preset, seeds, device, commits, code version, times, data."""
-    results = runs.all()
+    if runs.failed:
+        extra = f"**{len(runs.failed)} run(s) diverged** (listed above)" + (
+            f" · {extra}" if extra else "")
+    return results_provenance(runs.all(), preset, seeds, runs.started, extra)
+
+
+def results_provenance(results: list[dict[str, Any]], preset: str, seeds: list[int],
+                       started: float, extra: str = "") -> str:
+    """Provenance line for any cached results (``cached_run`` or ``cached_call``) of a page
+    that started at ``time.perf_counter()`` = ``started``."""
     devices = sorted({r["provenance"]["device"] for r in results}) or ["–"]
     commits = sorted({r["provenance"]["git_commit"] for r in results}) or ["–"]
-    hits = sum(r["cache"] == "hit" for r in results)
+    hits = sum(r.get("cache") == "hit" for r in results)
     run_wall = sum(r["provenance"]["wall_s"] for r in results)
-    sources = sorted({r["data"] for r in results})
+    sources = sorted({str(r["data"]) for r in results if r.get("data")})
     text = (f"preset `{preset}` · seeds {seeds} · device {', '.join(devices)} · "
             f"commit {git_commit()} (results made at {', '.join(commits)}) · code version "
             f"{code_version()} · {len(results)} runs ({hits} from the cache), summed run wall "
-            f"time {run_wall:.1f} s · this page {time.perf_counter() - runs.started:.1f} s")
-    if runs.failed:
-        text += f" · **{len(runs.failed)} run(s) diverged** (listed above)"
+            f"time {run_wall:.1f} s · this page {time.perf_counter() - started:.1f} s")
     if extra:
         text += f" · {extra}"
     return text + ("\n\ndata: " + "; ".join(sources) if sources else "")

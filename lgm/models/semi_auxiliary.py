@@ -56,6 +56,8 @@ class Conditional:
     params: dict[str, Tensor]      # each [N, ...]: N ancestral samples
     sample: Tensor                 # the value of v in this pass, [N, ...]
     total_count: float | None = None  # binomial only
+    parents: tuple[str, ...] = ()  # names of Pa(v): other conditionals, inputs ("x") or
+    #                                auxiliary roots ("eps:<name>"); the DAG of eq. 1
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -98,6 +100,11 @@ class AncestralPass:
     def samples(self) -> dict[str, Tensor]:
         """name -> sample, the ``parents`` argument of a local-distillation pass."""
         return {c.name: c.sample for c in self.conditionals}
+
+    def edges(self) -> list[tuple[str, str]]:
+        """(parent, child) pairs of the DAG this pass walked (fig. 1's graphs are drawn
+        from these)."""
+        return [(p, c.name) for c in self.conditionals for p in c.parents]
 
     def __getitem__(self, name: str) -> Conditional:
         for c in self.conditionals:
