@@ -1,4 +1,7 @@
-"""Command line: ``python -m lgm train --experiment fashion --method lifelong --seed 0``.
+"""Command line: ``python -m lgm train --experiment fashion --method lifelong --seeds 0-4``.
+
+``--seeds`` takes a list (``0,2,5``), a range (``0-4``) or both (``0-2,7``); the seeds train as
+one stacked model and each gets its own result, the same as a lone run of that seed.
 
 Every parameter of :class:`lgm.experiments.RunConfig` can be set with ``--set name=value``
 (values parsed as JSON, else kept as strings). The run's result is written as JSON holding
@@ -27,13 +30,31 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         return name.strip(), raw
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,2,7-8"`` -> [0, 2, 7, 8]; each seed once, >= 0."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            lo, _, hi = part.strip().partition("-")
+            seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must look like 0-4 or 0,2,5, got {text!r}")\
+            from None
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be distinct and >= 0, got {text!r}")
+    return seeds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lgm", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="run one (experiment, method, seed)")
     train.add_argument("--experiment", choices=EXPERIMENTS, default="fashion")
     train.add_argument("--method", choices=METHODS, default="lifelong")
-    train.add_argument("--seed", type=int, default=0)
+    seeds = train.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=None, help="one seed (default 0)")
+    seeds.add_argument("--seeds", type=parse_seeds, default=None,
+                       help="several seeds, trained stacked: 0-4 or 0,2,5")
     train.add_argument("--preset", choices=PRESETS, default="quick")
     train.add_argument("--arch", choices=ARCHS, default="dense")
     train.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
@@ -48,21 +69,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from lgm.experiments.cache import cached_run, result_key
+    from lgm.experiments.cache import cached_runs, result_key
 
     overrides = dict(args.overrides)
-    cfg = make_config(args.preset, experiment=args.experiment, method=args.method, seed=args.seed,
-                      arch=args.arch, device=args.device, data_root=args.data_root, **overrides)
-    print(f"lgm: {result_key(cfg)}", file=sys.stderr)
-    result = cached_run(cfg, resume=not args.no_resume)
-    print(f"lgm: {result['cache']} ({result['data']}); device {result['provenance']['device']}, "
-          f"{result['provenance']['wall_s']} s", file=sys.stderr)
+    seeds = args.seeds if args.seeds is not None else [0 if args.seed is None else args.seed]
+    cfgs = [make_config(args.preset, experiment=args.experiment, method=args.method, seed=s,
+                        arch=args.arch, device=args.device, data_root=args.data_root,
+                        **overrides) for s in seeds]
+    for cfg in cfgs:
+        print(f"lgm: {result_key(cfg)}", file=sys.stderr)
+    results = cached_runs(cfgs, resume=not args.no_resume)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1))
-    for rec in result["tasks"]:
-        fd = f"  frechet {rec['frechet']:.2f}" if "frechet" in rec else ""
-        print(f"task {rec['task']}: -elbo {rec['neg_elbo']:.2f}{fd}  epochs {rec['epochs']}")
+        args.out.write_text(json.dumps(results[0] if len(results) == 1 else results, indent=1))
+    for result in results:
+        prov = result["provenance"]
+        print(f"seed {result['config']['seed']}: {result['cache']} ({result['data']}); device "
+              f"{prov['device']}, {prov['wall_s']} s", file=sys.stderr)
+        for rec in result["tasks"]:
+            fd = f"  frechet {rec['frechet']:.2f}" if "frechet" in rec else ""
+            print(f"  task {rec['task']}: -elbo {rec['neg_elbo']:.2f}{fd}  epochs "
+                  f"{rec['epochs']}")
     return 0
 
 

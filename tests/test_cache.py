@@ -13,14 +13,14 @@ from tests.conftest import tiny_sequence
 
 @pytest.fixture
 def counted_runs(monkeypatch):
-    """Route run_experiment to tiny in-memory data and count the trainings."""
+    """Route run_experiments to tiny in-memory data and count the trainings (one per stack)."""
     calls = []
 
-    def fake_run_experiment(cfg, *, resume=True):
-        calls.append(cfg.key())
-        return methods.run(cfg, tasks=tiny_sequence(2))
+    def fake_run_experiments(cfgs, *, resume=True):
+        calls.append([c.key() for c in cfgs])
+        return methods.run_stack(cfgs, tasks=[tiny_sequence(2) for _ in cfgs])
 
-    monkeypatch.setattr(methods, "run_experiment", fake_run_experiment)
+    monkeypatch.setattr(methods, "run_experiments", fake_run_experiments)
     return calls
 
 
@@ -84,3 +84,20 @@ def test_images_round_trip_through_the_npz_sidecar(counted_runs):
     cache.result_paths(cfg_v)[1].with_suffix(".npz").write_bytes(b"garbage")
     with pytest.warns(UserWarning, match="corrupt"):
         assert cache.cached_run(cfg_v)["cache"] == "computed"
+
+
+def test_seeds_missing_from_the_cache_train_as_one_stack(counted_runs):
+    cache.cached_run(cfg(seed=1))
+    results = cache.cached_runs([cfg(seed=0), cfg(seed=1), cfg(seed=2), cfg(seed=0, lr=2e-3)])
+    assert [r["cache"] for r in results] == ["computed", "hit", "computed", "computed"]
+    assert [len(c) for c in counted_runs] == [1, 2, 1]  # seed 1 alone; seeds 0+2; other lr
+    assert [r["config"]["seed"] for r in results] == [0, 1, 2, 0]
+    again = cache.cached_runs([cfg(seed=2), cfg(seed=0)])
+    assert [r["cache"] for r in again] == ["hit", "hit"]
+    assert again[1]["tasks"] == results[0]["tasks"]
+
+
+def test_code_version_follows_imports_only():
+    modules = cache.code_modules()
+    assert "lgm.training.loop" in modules and "lgm.models.stacked" in modules
+    assert not any("distillation" in m or "semi_auxiliary" in m for m in modules)

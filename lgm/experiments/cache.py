@@ -7,9 +7,11 @@ library trains only for keys it has not seen. Two places are searched, in order:
 1. ``results/`` in the repository: committed results (e.g. paper-preset GPU runs), read-only;
 2. ``<cache root>/results/`` (``LGM_CACHE``, default ``runs/``): everything computed locally.
 
-The code version is a hash of the package's result-relevant modules (data, models, losses,
-training, metrics, experiments) parsed with ``ast``, docstrings removed: editing prose or
-comments keeps cached results, changing code invalidates them. A corrupt entry is reported
+The code version is a hash of the modules a result depends on: the experiment's entry module
+and every ``lgm`` module it imports, transitively, among the result packages (data, models,
+losses, training, metrics, experiments), parsed with ``ast``, docstrings removed. Editing prose
+or comments keeps cached results, changing code they run invalidates them, and code of
+another experiment (the other paper's, say) does not touch them. A corrupt entry is reported
 and recomputed, never silently used.
 """
 
@@ -46,17 +48,59 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """Hash of the code that determines results (formatting, comments, docstrings ignored)."""
-    package = Path(__file__).resolve().parent.parent
+LIFELONG_ENTRY = "lgm.training.methods"
+
+
+def _module_path(package: Path, module: str) -> Path | None:
+    """File of an ``lgm.<sub>[.<name>]`` module inside a result package, else None."""
+    parts = module.split(".")
+    if not 2 <= len(parts) <= 3 or parts[0] != "lgm" or parts[1] not in RESULT_PACKAGES:
+        return None
+    path = package / parts[1] / (f"{parts[2]}.py" if len(parts) == 3 else "__init__.py")
+    if not path.exists() or f"{parts[1]}/{path.name}" in NOT_RESULTS:
+        return None
+    return path
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    """Modules named by ``import lgm.x.y``, ``from lgm.x.y import ...``, ``from lgm.x import y``
+    (the last may name a module or an object: both are tried)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return {n for n in names if n.startswith("lgm.")}
+
+
+PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def code_modules(entry: str = LIFELONG_ENTRY) -> list[str]:
+    """``entry`` and the result modules it imports, transitively, sorted."""
+    todo, seen = [entry], set()
+    while todo:
+        module = todo.pop()
+        path = _module_path(PACKAGE, module)
+        if module in seen or path is None:
+            continue
+        seen.add(module)
+        todo.extend(_imports(ast.parse(path.read_text())))
+    return sorted(seen)
+
+
+@functools.lru_cache(maxsize=16)
+def code_version(entry: str = LIFELONG_ENTRY) -> str:
+    """Hash of the code that determines the results of ``entry`` (a module name): the module
+    and every result module it imports, transitively (formatting, comments and docstrings
+    ignored). Editing code that an experiment does not import keeps its cached results."""
+    package = PACKAGE
     digest = hashlib.sha256()
-    for sub in RESULT_PACKAGES:
-        for path in sorted((package / sub).glob("*.py")):
-            if f"{sub}/{path.name}" in NOT_RESULTS:
-                continue
-            tree = _strip_docstrings(ast.parse(path.read_text()))
-            digest.update(f"{sub}/{path.name}\n{ast.dump(tree)}".encode())
+    for module in code_modules(entry):
+        tree = _strip_docstrings(ast.parse(_module_path(package, module).read_text()))
+        digest.update(f"{module}\n{ast.dump(tree)}".encode())
     return digest.hexdigest()[:12]
 
 
@@ -123,19 +167,43 @@ def cached_run(cfg: RunConfig, *, compute: bool = True, resume: bool = True) -> 
     ``compute=False`` raises ``LookupError`` instead of training (for a book build that must
     only show stored results). A computation resumes from its last checkpoint (``resume``).
     """
-    found = lookup(cfg)
-    if found is not None:
-        found["cache"] = "hit"
-        return found
-    if not compute:
-        raise LookupError(f"no cached result for {result_key(cfg)}; run it with compute=True")
-    from lgm.training.methods import run_experiment  # late: training imports experiments
+    return cached_runs([cfg], compute=compute, resume=resume)[0]
 
-    result = run_experiment(cfg, resume=resume)
-    result["code_version"] = code_version()
-    save_result(result_paths(cfg)[1], result)
-    result["cache"] = "computed"
-    return result
+
+def cached_runs(cfgs: list[RunConfig], *, compute: bool = True, resume: bool = True
+                ) -> list[dict[str, Any]]:
+    """Results of ``cfgs`` (in order). Those not in the cache are computed, configs that differ
+    only in their seed together, as one stacked model (``run_experiments``); each seed's
+    result is stored under its own config, exactly as a lone run would store it."""
+    found: list[dict[str, Any] | None] = [lookup(c) for c in cfgs]
+    for r in found:
+        if r is not None:
+            r["cache"] = "hit"
+    missing = [c for c, r in zip(cfgs, found, strict=True) if r is None]
+    if missing and not compute:
+        raise LookupError(f"no cached result for {result_key(missing[0])}; run it with "
+                          "compute=True")
+    from lgm.training.methods import run_experiments  # late: training imports experiments
+
+    for group in seed_groups(missing):
+        for c, result in zip(group, run_experiments(group, resume=resume), strict=True):
+            result["code_version"] = code_version()
+            save_result(result_paths(c)[1], result)
+            result["cache"] = "computed"
+            found[cfgs.index(c)] = result
+    return found  # type: ignore[return-value]
+
+
+def seed_groups(cfgs: list[RunConfig]) -> list[list[RunConfig]]:
+    """``cfgs`` grouped by everything but the seed (each seed once per group), in order."""
+    groups: dict[str, list[RunConfig]] = {}
+    for c in cfgs:
+        base = json.dumps({k: v for k, v in c.to_dict().items() if k != "seed"},
+                          sort_keys=True)
+        group = groups.setdefault(base, [])
+        if all(g.seed != c.seed for g in group):
+            group.append(c)
+    return list(groups.values())
 
 
 # --------------------------------------------------------------------------- any experiment
@@ -148,9 +216,11 @@ def params_hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def call_paths(group: str, name: str, params: dict[str, Any]) -> list[Path]:
-    """Committed then local paths of the result of experiment ``name`` with ``params``."""
-    stem = f"{name}-{params_hash(params)}-{code_version()}.json"
+def call_paths(group: str, name: str, params: dict[str, Any],
+               entry: str = LIFELONG_ENTRY) -> list[Path]:
+    """Committed then local paths of the result of experiment ``name`` with ``params``, for
+    code whose entry module is ``entry``."""
+    stem = f"{name}-{params_hash(params)}-{code_version(entry)}.json"
     return [COMMITTED_RESULTS / group / stem, cache_root() / "results" / group / stem]
 
 
@@ -159,12 +229,14 @@ def cached_call(group: str, name: str, params: dict[str, Any],
                 recompute: bool = True) -> dict[str, Any]:
     """``compute(params)`` through the result cache (same rules as :func:`cached_run`).
 
-    For experiments that are not a lifelong :class:`RunConfig` (the KD paper's). ``compute``
+    For experiments that are not a lifelong :class:`RunConfig` (the KD paper's). The code
+    version is that of ``compute``'s module and what it imports. ``compute``
     must return a dict with ``provenance`` (see :func:`lgm.provenance.provenance`); numpy
     arrays go under ``arrays``. The stored result also records ``params`` and the code
     version. ``recompute=False`` raises ``LookupError`` when nothing is cached.
     """
-    paths = call_paths(group, name, params)
+    entry = compute.__module__
+    paths = call_paths(group, name, params, entry)
     for path in paths:
         if path.exists():
             found = load_result(path, CALL_KEYS)
@@ -176,7 +248,7 @@ def cached_call(group: str, name: str, params: dict[str, Any],
     result = compute(params)
     if "provenance" not in result:
         raise ValueError(f"{name}: compute() must return a 'provenance' entry")
-    result = {**result, "params": params, "code_version": code_version()}
+    result = {**result, "params": params, "code_version": code_version(entry)}
     save_result(paths[1], result)
     result["cache"] = "computed"
     return result

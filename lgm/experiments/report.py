@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from lgm.experiments.cache import cached_run, code_version
+from lgm.experiments.cache import cached_run, cached_runs, code_version
 from lgm.experiments.config import RunConfig
 from lgm.experiments.presets import PRESET_VALUES
 from lgm.paths import cache_root
@@ -48,26 +48,32 @@ class Runs:
 
 
 def run_all(configs: dict[str, list[RunConfig]], runs: Runs | None = None) -> Runs:
-    """``cached_run`` every config, printing per run whether it was cached or computed.
+    """``cached_runs`` every label's configs (its seeds train as one stacked model), printing
+    per run whether it was cached or computed.
 
     A run whose loss diverged is recorded in ``runs.failed`` (a result too, shown on the
-    page) instead of stopping the page; any other error stops it.
+    page) instead of stopping the page: when a stack diverges its seeds are re-run one by one,
+    so the others still count. Any other error stops the page.
     """
     runs = runs or Runs()
     for label, cfgs in configs.items():
-        for cfg in cfgs:
-            t0 = time.perf_counter()
-            try:
-                result = cached_run(cfg)
-            except NonFiniteLossError as err:
-                runs.failed.append((label, cfg.seed, str(err)))
-                print(f"{label:>14} seed {cfg.seed}: FAILED ({time.perf_counter() - t0:.1f} s)"
-                      f": {err}")
-                continue
-            wall = result["provenance"]["wall_s"]
-            print(f"{label:>14} seed {cfg.seed}: {result['cache']:<8} "
-                  f"({time.perf_counter() - t0:5.1f} s; run {wall:.1f} s)", flush=True)
+        t0 = time.perf_counter()
+        try:
+            results = cached_runs(cfgs)
+        except NonFiniteLossError:
+            results = []
+            for cfg in cfgs:
+                try:
+                    results.append(cached_run(cfg))
+                except NonFiniteLossError as err:
+                    runs.failed.append((label, cfg.seed, str(err)))
+                    print(f"{label:>14} seed {cfg.seed}: FAILED: {err}")
+        took = time.perf_counter() - t0
+        for result in results:
+            seed, wall = result["config"]["seed"], result["provenance"]["wall_s"]
+            print(f"{label:>14} seed {seed}: {result['cache']:<8} (run {wall:.1f} s)", flush=True)
             runs.results.setdefault(label, []).append(result)
+        print(f"{label:>14}: {len(results)} run(s) in {took:.1f} s", flush=True)
     return runs
 
 

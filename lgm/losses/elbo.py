@@ -19,7 +19,7 @@ from lgm.models.vae import VAEOutput
 
 @dataclass
 class ELBOTerms:
-    """Per-sample terms, each of shape [B]."""
+    """Per-sample terms, each of shape [B] (or [S, B] for a stack of seeds)."""
 
     log_likelihood: Tensor
     kl_continuous: Tensor
@@ -31,9 +31,10 @@ class ELBOTerms:
 
 
 def bernoulli_log_likelihood(x_logits: Tensor, x: Tensor) -> Tensor:
-    """log P(x | z) for independent Bernoulli pixels with the decoder's logits, summed."""
+    """log P(x | z) for independent Bernoulli pixels with the decoder's logits, summed over the
+    last three (C, H, W) dimensions."""
     ll = -F.binary_cross_entropy_with_logits(x_logits, x, reduction="none")
-    return ll.flatten(1).sum(-1)
+    return ll.flatten(-3).sum(-1)
 
 
 def elbo_terms(out: VAEOutput, x: Tensor) -> ELBOTerms:

@@ -51,9 +51,13 @@ def ewc_penalty(
     fisher: dict[str, Tensor],
     gamma: float,
 ) -> Tensor:
-    """(gamma / 2) * sum_k F_k (theta_k - theta*_k)^2 over every parameter with a Fisher."""
-    total = torch.zeros((), device=next(model.parameters()).device)
+    """(gamma / 2) * sum_k F_k (theta_k - theta*_k)^2 over every parameter with a Fisher.
+
+    One value per seed (parameters carry the seed axis first), shape [S].
+    """
+    p0 = next(model.parameters())
+    total = torch.zeros(p0.shape[0], device=p0.device)
     for name, p in model.named_parameters():
         if name in fisher:
-            total = total + (fisher[name] * (p - anchor[name]).pow(2)).sum()
+            total = total + (fisher[name] * (p - anchor[name]).pow(2)).flatten(1).sum(1)
     return 0.5 * gamma * total

@@ -50,7 +50,7 @@ def prior_entropy(dim: int) -> float:
 
 
 def info_gain_penalty(model: DiscreteContinuousVAE, out: VAEOutput) -> Tensor:
-    """The term the student minimises: max(0, mean over the batch of L_I).
+    """The term the student minimises: max(0, mean over the batch of L_I), per seed.
 
     The mutual information is >= 0, so a negative estimate of the bound says only that the
     critic is wrong on these x_hat, not that z_c carries "negative information"; clamping the
@@ -59,18 +59,20 @@ def info_gain_penalty(model: DiscreteContinuousVAE, out: VAEOutput) -> Tensor:
     reward for moving z_c away from the critic's prediction grows faster than the KL to the
     prior penalises it.
     """
-    return info_gain(model, out).mean().clamp(min=0.0)
+    return info_gain(model, out).mean(-1).clamp(min=0.0)
 
 
 def critic_encode(model: DiscreteContinuousVAE, x: Tensor) -> Tensor:
     """The encoder's output on ``x`` with its parameters detached and its buffers untouched."""
+    x, added = model._stacked(x, 3)
     params = {k: v.detach() for k, v in model.encoder.named_parameters()}
     buffers = {k: v.clone() for k, v in model.encoder.named_buffers()}
-    return functional_call(model.encoder, (params, buffers), (x,))
+    h = functional_call(model.encoder, (params, buffers), (x,))
+    return h[0] if added else h
 
 
 def info_gain(model: DiscreteContinuousVAE, out: VAEOutput) -> Tensor:
-    """Per-sample L_I(z_c; x_hat) of eq. 14 for a pass ``out`` of ``model``, shape [B]."""
+    """Per-sample L_I(z_c; x_hat) of eq. 14 for a pass ``out`` of ``model``, [B] or [S, B]."""
     x_hat = torch.sigmoid(out.x_logits)
     post = model.split(critic_encode(model, x_hat))
     logvar = post.logvar.clamp(min=CRITIC_LOGVAR_MIN)

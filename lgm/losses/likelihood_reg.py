@@ -18,8 +18,8 @@ from lgm.models.vae import DiscreteContinuousVAE
 
 
 def bernoulli_kl(logits_p: Tensor, logits_q: Tensor) -> Tensor:
-    """KL(Bern(sigmoid(logits_p)) || Bern(sigmoid(logits_q))) summed over all but dim 0."""
-    return kl_bernoulli(logits_p, logits_q).flatten(1).sum(-1)
+    """KL(Bern(sigmoid(logits_p)) || Bern(sigmoid(logits_q))) summed over (C, H, W)."""
+    return kl_bernoulli(logits_p, logits_q).flatten(-3).sum(-1)
 
 
 def likelihood_consistency(

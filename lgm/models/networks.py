@@ -67,10 +67,20 @@ The paper's table (``parameter_table``), with P(J) the parameters of one encoder
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from lgm.models.stacked import (
+    StackedBatchNorm,
+    StackedConv2d,
+    StackedLinear,
+    from_grouped,
+    glorot_,
+    to_grouped,
+)
 
 HIDDEN = 512
 """Width of the dense hidden layers (appendix 7.4.1)."""
@@ -89,6 +99,9 @@ TABLE_ZC = 7
 
 
 # --------------------------------------------------------------------------- building blocks
+Generators = Sequence[torch.Generator]
+
+
 class Gated(nn.Module):
     """Gated layer ``feature(x) * sigmoid(gate(x))``; ``feature`` and ``gate`` share a shape."""
 
@@ -101,30 +114,25 @@ class Gated(nn.Module):
         return self.feature(x) * torch.sigmoid(self.gate(x))
 
 
-def _gated_conv(c_in: int, c_out: int, kernel: int, stride: int) -> Gated:
-    """Gated ``Conv2d`` (no padding), the encoder layer of eq. 15."""
-    return Gated(nn.Conv2d(c_in, c_out, kernel, stride), nn.Conv2d(c_in, c_out, kernel, stride))
+def _gated_conv(c_in: int, c_out: int, kernel: int, stride: int, gens: Generators, *,
+                transpose: bool = False) -> Gated:
+    """Gated (transposed) convolution without padding, the layer of eq. 15."""
+    return Gated(StackedConv2d(c_in, c_out, kernel, stride, gens, transpose=transpose),
+                 StackedConv2d(c_in, c_out, kernel, stride, gens, transpose=transpose))
 
 
-def _gated_conv_transpose(c_in: int, c_out: int, kernel: int, stride: int) -> Gated:
-    """Gated ``ConvTranspose2d`` (no padding), the decoder layer of eq. 15."""
-    return Gated(
-        nn.ConvTranspose2d(c_in, c_out, kernel, stride),
-        nn.ConvTranspose2d(c_in, c_out, kernel, stride),
-    )
-
-
-def _norm_act(features: int, batchnorm: bool, dims: int) -> list[nn.Module]:
+def _norm_act(features: int, batchnorm: bool, seeds: int, conv: bool) -> list[nn.Module]:
     """``BN + ELU`` (appendix 7.4.1); just ``ELU`` without BatchNorm (the EWC models)."""
-    norm = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
-    return ([norm(features)] if batchnorm else []) + [nn.ELU()]
+    return ([StackedBatchNorm(seeds, features, conv=conv)] if batchnorm else []) + [nn.ELU()]
 
 
 def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
-    """Bilinear resize of an image batch, or ``x`` itself when the size already matches."""
+    """Bilinear resize of ``[..., C, H, W]`` images, or ``x`` itself when the size matches."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    flat = x.reshape(-1, *x.shape[-3:])
+    out = F.interpolate(flat, size=size, mode="bilinear", align_corners=False)
+    return out.view(*x.shape[:-2], *size)
 
 
 def _check_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -137,37 +145,44 @@ def _check_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
 
 # --------------------------------------------------------------------------- dense (-D)
 class DenseEncoder(nn.Module):
-    """``flatten -> Linear(CHW, 512) -> [BN] -> ELU -> Linear(512, out)`` (appendix 7.4.1)."""
+    """``flatten -> Linear(CHW, 512) -> [BN] -> ELU -> Linear(512, out)`` (appendix 7.4.1).
+
+    ``[S, B, C, H, W] -> [S, B, out]``.
+    """
 
     def __init__(self, image_shape: tuple[int, int, int], out_features: int,
-                 batchnorm: bool = True) -> None:
+                 batchnorm: bool, gens: Generators) -> None:
         super().__init__()
         self.trunk = nn.Sequential(
-            nn.Flatten(), nn.Linear(math.prod(image_shape), HIDDEN),
-            *_norm_act(HIDDEN, batchnorm, dims=1),
+            StackedLinear(math.prod(image_shape), HIDDEN, gens),
+            *_norm_act(HIDDEN, batchnorm, len(gens), conv=False),
         )
-        self.latent_projection = nn.Linear(HIDDEN, out_features)
+        self.latent_projection = StackedLinear(HIDDEN, out_features, gens)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.latent_projection(self.trunk(x))
+        return self.latent_projection(self.trunk(x.flatten(2)))
 
 
 class DenseDecoder(nn.Module):
-    """``Linear(in, 512) -> [BN] -> ELU -> Linear(512, 512) -> [BN] -> ELU -> Linear(512, CHW)``."""
+    """``Linear(in, 512) -> [BN] -> ELU -> Linear(512, 512) -> [BN] -> ELU -> Linear(512, CHW)``.
+
+    ``[S, B, in] -> [S, B, C, H, W]``.
+    """
 
     def __init__(self, in_features: int, image_shape: tuple[int, int, int],
-                 batchnorm: bool = True) -> None:
+                 batchnorm: bool, gens: Generators) -> None:
         super().__init__()
         self.image_shape = image_shape
-        self.latent_input = nn.Linear(in_features, HIDDEN)
+        seeds = len(gens)
+        self.latent_input = StackedLinear(in_features, HIDDEN, gens)
         self.body = nn.Sequential(
-            *_norm_act(HIDDEN, batchnorm, dims=1),
-            nn.Linear(HIDDEN, HIDDEN), *_norm_act(HIDDEN, batchnorm, dims=1),
-            nn.Linear(HIDDEN, math.prod(image_shape)),
+            *_norm_act(HIDDEN, batchnorm, seeds, conv=False),
+            StackedLinear(HIDDEN, HIDDEN, gens), *_norm_act(HIDDEN, batchnorm, seeds, conv=False),
+            StackedLinear(HIDDEN, math.prod(image_shape), gens),
         )
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.body(self.latent_input(z)).view(-1, *self.image_shape)
+        return self.body(self.latent_input(z)).view(*z.shape[:2], *self.image_shape)
 
 
 # --------------------------------------------------------------------------- conv (-C)
@@ -180,45 +195,53 @@ _DECODER_LAYERS = (  # after the latent input [8*FILTERS, (4,4), 1]; eq. 15
 
 
 class ConvEncoder(nn.Module):
-    """Gated conv encoder of eq. 15: 32x32 input -> 512x1x1 -> gated 1x1 latent projection."""
+    """Gated conv encoder of eq. 15: 32x32 input -> 512x1x1 -> gated 1x1 latent projection.
+
+    ``[S, B, C, H, W] -> [S, B, out]``; inside, the grouped layout ``[B, S*C, H, W]``.
+    """
 
     def __init__(self, image_shape: tuple[int, int, int], out_features: int,
-                 batchnorm: bool = True) -> None:
+                 batchnorm: bool, gens: Generators) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        c_in = image_shape[0]
+        c_in, seeds = image_shape[0], len(gens)
         for mult, kernel, stride in _ENCODER_LAYERS:
-            layers += [_gated_conv(c_in, mult * FILTERS, kernel, stride),
-                       *_norm_act(mult * FILTERS, batchnorm, dims=2)]
+            layers += [_gated_conv(c_in, mult * FILTERS, kernel, stride, gens),
+                       *_norm_act(mult * FILTERS, batchnorm, seeds, conv=True)]
             c_in = mult * FILTERS
         self.trunk = nn.Sequential(*layers)
-        self.latent_projection = _gated_conv(c_in, out_features, 1, 1)
+        self.latent_projection = _gated_conv(c_in, out_features, 1, 1, gens)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.trunk(_resize(x, CONV_SIZE))
-        return self.latent_projection(h).flatten(1)
+        seeds = x.shape[0]
+        h = self.latent_projection(self.trunk(to_grouped(_resize(x, CONV_SIZE))))
+        return h.view(h.shape[0], seeds, -1).transpose(0, 1)
 
 
 class ConvDecoder(nn.Module):
-    """Gated conv-transpose decoder of eq. 15: ``in x 1 x 1 -> C x 32 x 32 -> C x H x W``."""
+    """Gated conv-transpose decoder of eq. 15: ``in x 1 x 1 -> C x 32 x 32 -> C x H x W``.
+
+    ``[S, B, in] -> [S, B, C, H, W]``.
+    """
 
     def __init__(self, in_features: int, image_shape: tuple[int, int, int],
-                 batchnorm: bool = True) -> None:
+                 batchnorm: bool, gens: Generators) -> None:
         super().__init__()
-        self.image_shape = image_shape
+        self.image_shape, seeds = image_shape, len(gens)
         c_in = 8 * FILTERS
-        self.latent_input = _gated_conv_transpose(in_features, c_in, 4, 1)
-        layers: list[nn.Module] = [*_norm_act(c_in, batchnorm, dims=2)]
+        self.latent_input = _gated_conv(in_features, c_in, 4, 1, gens, transpose=True)
+        layers: list[nn.Module] = [*_norm_act(c_in, batchnorm, seeds, conv=True)]
         for mult, kernel, stride in _DECODER_LAYERS:
-            layers += [_gated_conv_transpose(c_in, mult * FILTERS, kernel, stride),
-                       *_norm_act(mult * FILTERS, batchnorm, dims=2)]
+            layers += [_gated_conv(c_in, mult * FILTERS, kernel, stride, gens, transpose=True),
+                       *_norm_act(mult * FILTERS, batchnorm, seeds, conv=True)]
             c_in = mult * FILTERS
-        layers.append(nn.Conv2d(c_in, image_shape[0], 1))  # output layer: plain, no BN/ELU
+        layers.append(StackedConv2d(c_in, image_shape[0], 1, 1, gens))  # plain output layer
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
-        h = self.latent_input(z.view(z.shape[0], -1, 1, 1))
-        return _resize(self.body(h), self.image_shape[1:])
+        seeds, b = z.shape[:2]
+        h = self.body(self.latent_input(z.transpose(0, 1).reshape(b, -1, 1, 1)))
+        return _resize(from_grouped(h, seeds), self.image_shape[1:])
 
 
 # --------------------------------------------------------------------------- public API
@@ -236,40 +259,52 @@ def _positive(name: str, value: int) -> int:
     return value
 
 
-def build_encoder(arch: str, image_shape: tuple[int, int, int], out_features: int, *,
-                  batchnorm: bool = True) -> nn.Module:
-    """Encoder ``[B, C, H, W] -> [B, out_features]`` (``out_features = 2*zc + J``).
+def _generators(seeds: Sequence[int] | Generators) -> list[torch.Generator]:
+    gens = [s if isinstance(s, torch.Generator) else torch.Generator().manual_seed(int(s))
+            for s in seeds]
+    if not gens:
+        raise ValueError("need at least one seed")
+    return gens
 
-    ``arch`` is ``"dense"`` or ``"conv"`` (appendix 7.4.1, eq. 15). The returned module has a
+
+def build_encoder(arch: str, image_shape: tuple[int, int, int], out_features: int, *,
+                  batchnorm: bool = True, seeds: Sequence[int] | Generators = (0,)
+                  ) -> nn.Module:
+    """Encoder ``[S, B, C, H, W] -> [S, B, out_features]`` (``out_features = 2*zc + J``).
+
+    ``arch`` is ``"dense"`` or ``"conv"`` (appendix 7.4.1, eq. 15); one stacked model per seed
+    (or per generator, drawn from in construction order). The module has a
     ``latent_projection`` attribute, the layer that projects into the latent.
     """
     encoder, _ = _networks(arch)
-    return encoder(_check_shape(image_shape), _positive("out_features", out_features), batchnorm)
+    return encoder(_check_shape(image_shape), _positive("out_features", out_features), batchnorm,
+                   _generators(seeds))
 
 
 def build_decoder(arch: str, in_features: int, image_shape: tuple[int, int, int], *,
-                  batchnorm: bool = True) -> nn.Module:
-    """Decoder ``[B, in_features] -> Bernoulli logits [B, C, H, W]`` (``in_features = zc + J``).
+                  batchnorm: bool = True, seeds: Sequence[int] | Generators = (0,)
+                  ) -> nn.Module:
+    """Decoder ``[S, B, in_features] -> Bernoulli logits [S, B, C, H, W]``.
 
-    The returned module has a ``latent_input`` attribute, the first layer (it reads the latent).
+    The module has a ``latent_input`` attribute, the first layer (it reads the latent).
     """
     _, decoder = _networks(arch)
-    return decoder(_positive("in_features", in_features), _check_shape(image_shape), batchnorm)
+    return decoder(_positive("in_features", in_features), _check_shape(image_shape), batchnorm,
+                   _generators(seeds))
 
 
-def reset_latent_layers(encoder: nn.Module, decoder: nn.Module) -> None:
+def reset_latent_layers(encoder: nn.Module, decoder: nn.Module,
+                        generators: Sequence[torch.Generator]) -> None:
     """Glorot-uniform weights and zero biases for the layers around the latent (appendix 7.8.2).
 
     Touches only ``encoder.latent_projection`` and ``decoder.latent_input``, including both
-    halves of a gated layer. Everything else keeps its weights.
+    halves of a gated layer; seed s draws from ``generators[s]``. Everything else keeps its
+    weights.
     """
-    with torch.no_grad():
-        for layer in (encoder.latent_projection, decoder.latent_input):
-            for m in layer.modules():
-                if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
-                    nn.init.xavier_uniform_(m.weight)
-                    if m.bias is not None:
-                        nn.init.zeros_(m.bias)
+    for layer in (encoder.latent_projection, decoder.latent_input):
+        for m in layer.modules():
+            if isinstance(m, (StackedLinear, StackedConv2d)):
+                glorot_(m, generators)
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -279,10 +314,9 @@ def count_parameters(module: nn.Module) -> int:
 
 def model_parameters(arch: str, zc: int, zd: int, *, batchnorm: bool = True,
                      image_shape: tuple[int, int, int] = TABLE_IMAGE_SHAPE) -> int:
-    """Parameters of one encoder + decoder pair, P(J), built on the meta device (no memory)."""
-    with torch.device("meta"):
-        encoder = build_encoder(arch, image_shape, 2 * zc + zd, batchnorm=batchnorm)
-        decoder = build_decoder(arch, zc + zd, image_shape, batchnorm=batchnorm)
+    """Parameters of one encoder + decoder pair, P(J) (one seed)."""
+    encoder = build_encoder(arch, image_shape, 2 * zc + zd, batchnorm=batchnorm)
+    decoder = build_decoder(arch, zc + zd, image_shape, batchnorm=batchnorm)
     return count_parameters(encoder) + count_parameters(decoder)
 
 

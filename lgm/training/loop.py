@@ -1,31 +1,42 @@
-"""Training one student on one task, with early stopping on a validation split.
+"""Training one (stacked) student on one task, with early stopping per seed.
 
 An *epoch* is ``ceil(N_train / B)`` optimiser steps of B rows each, as in the reference code:
 ``B - r`` real rows drawn without replacement from a fresh permutation of the task's data and
 ``r = replay_count(B, k)`` rows replayed by the teacher. Data stay on the training device and
 are indexed in whole minibatches; nothing runs per sample in Python.
 
-Early stopping: after every epoch the negative ELBO is measured on a fixed validation set (the
-task's held-out split, plus, for methods with replay, a fixed set of teacher samples in the
-replay proportion). Training stops after ``patience`` epochs without improvement (once
-``min_epochs`` have passed) and the best weights are restored.
+Seeds. The student holds S seeds (:mod:`lgm.models.stacked`). Each seed draws its data order
+and noise from its own generator, seeded by (seed, task), an epoch's worth at a time, so a
+stack of S seeds trains seed for seed the models that S one-seed runs train (up to float
+rounding; ``tests/test_stacked.py``).
 
-Non-finite losses are caught without a host sync per step: a device-side flag records the
-first bad step and is read once per epoch, when the error names task, epoch and step.
+Early stopping per seed: after every epoch the negative ELBO is measured on each seed's fixed
+validation set (the task's held-out split, plus, for methods with replay, fixed teacher samples
+in the replay proportion). A seed without improvement for ``patience`` epochs (once
+``min_epochs`` have passed) gets its best weights back and is frozen: after every later step
+its parameters and BatchNorm statistics are reset to those weights, while the other seeds go
+on. Training ends when every seed has stopped or at ``max_epochs``.
+
+The step on a GPU is captured once per task in a CUDA graph (:class:`GraphedStep`): it reads
+its minibatch, noise and temperature from static buffers through a device-side step counter,
+so an epoch is ``steps`` graph replays and one host sync (reading the validation losses).
+Non-finite losses are caught without a host sync per step: a device-side flag per seed records
+the first bad step and is read once per epoch, when the error names task, epoch and step.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from lgm.experiments.config import RunConfig
-from lgm.metrics.elbo import negative_elbo
+from lgm.metrics.elbo import stacked_negative_elbo
 from lgm.models.vae import DiscreteContinuousVAE
-from lgm.training.objective import TERMS, StudentObjective
+from lgm.training.objective import TERMS, StepNoise, StudentObjective
 from lgm.training.progress import progress
 from lgm.training.schedule import gumbel_temperature
 
@@ -33,22 +44,23 @@ from lgm.training.schedule import gumbel_temperature
 class NonFiniteLossError(RuntimeError):
     """Training produced NaN or inf; the last good checkpoint is left untouched."""
 
-    def __init__(self, task: int, epoch: int, step: int) -> None:
-        super().__init__(f"non-finite loss in task {task}, epoch {epoch}, step {step}: training "
-                         "stopped; the checkpoint of the last finished task was kept. Try a "
-                         "smaller learning rate.")
-        self.task, self.epoch, self.step = task, epoch, step
+    def __init__(self, task: int, epoch: int, step: int, seed: int | None = None) -> None:
+        where = f" (seed {seed})" if seed is not None else ""
+        super().__init__(f"non-finite loss in task {task}, epoch {epoch}, step {step}{where}: "
+                         "training stopped; the checkpoint of the last finished task was kept. "
+                         "Try a smaller learning rate.")
+        self.task, self.epoch, self.step, self.seed = task, epoch, step, seed
 
 
 @dataclass
 class TaskTraining:
-    """What training on one task did."""
+    """What training on one task did, for one seed."""
 
     epochs: int              # epochs run until early stopping (or max_epochs)
     best_epoch: int
     best_val: float          # validation negative ELBO at the restored weights
     steps: int
-    terms: dict[str, float]  # mean loss terms of the last epoch
+    terms: dict[str, float]  # mean loss terms of the last epoch the seed trained
 
 
 def minibatch_order(n: int, steps: int, rows: int, generator: torch.Generator,
@@ -59,9 +71,145 @@ def minibatch_order(n: int, steps: int, rows: int, generator: torch.Generator,
     return torch.cat(perms)[: steps * rows].view(steps, rows)
 
 
+def task_generators(seeds: Sequence[int], task: int, device: torch.device
+                    ) -> list[torch.Generator]:
+    """One generator per seed for task ``task``: its own stream, whatever the stack holds."""
+    return [torch.Generator(device=device).manual_seed(10_007 * int(s) + task) for s in seeds]
+
+
 def make_optimiser(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
-    """Adam with the fused kernel (one kernel for all parameters, CPU and CUDA)."""
-    return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    """Adam with the fused kernel (one kernel for all parameters, CPU and CUDA); on CUDA its
+    state lives on the device so that the step can be captured in a graph."""
+    cuda = next(model.parameters()).is_cuda
+    return torch.optim.Adam(model.parameters(), lr=lr, fused=True, capturable=cuda)
+
+
+class EpochBuffers:
+    """One epoch's data order and noise for every seed, [steps, S, ...], refilled in place."""
+
+    def __init__(self, student: DiscreteContinuousVAE, teacher_codes: int, steps: int,
+                 batch: int, n_rep: int, device: torch.device) -> None:
+        s, zc, j = student.num_seeds, student.continuous, student.discrete
+        self.steps, self.batch, self.n_rep, self.teacher_codes = steps, batch, n_rep, teacher_codes
+        self.eps = torch.empty(steps, s, batch, zc, device=device)
+        self.u = torch.empty(steps, s, batch, j, device=device)
+        self.z_rep = torch.empty(steps, s, n_rep, zc, device=device)
+        self.codes = torch.zeros(steps, s, n_rep, dtype=torch.long, device=device)
+        self.order = torch.empty(steps, s, batch - n_rep, dtype=torch.long, device=device)
+
+    def refill(self, generators: Sequence[torch.Generator], n_train: int) -> None:
+        """Draw the next epoch: per seed, order, then Gaussian, uniform and replay noise."""
+        dev = self.eps.device
+        for i, g in enumerate(generators):
+            self.order[:, i] = minibatch_order(n_train, self.steps, self.order.shape[-1], g, dev)
+            self.eps[:, i] = torch.randn(self.eps[:, i].shape, generator=g, device=dev)
+            self.u[:, i] = torch.rand(self.u[:, i].shape, generator=g, device=dev)
+            if self.n_rep:
+                self.z_rep[:, i] = torch.randn(self.z_rep[:, i].shape, generator=g, device=dev)
+                self.codes[:, i] = torch.randint(self.teacher_codes, self.codes[:, i].shape,
+                                                 generator=g, device=dev)
+
+    def at(self, k: Tensor) -> StepNoise:
+        """The noise of step ``k`` (a 0-d device tensor, so the read can be graph-captured)."""
+        def pick(t: Tensor) -> Tensor:
+            return t.index_select(0, k.view(1)).squeeze(0)
+        return StepNoise(pick(self.eps), pick(self.u), pick(self.z_rep), pick(self.codes),
+                         pick(self.order))
+
+
+class TrainStep:
+    """One optimiser step of the stacked student, reading everything from device state.
+
+    State: the step counter within the epoch ``k``, the student's step count ``global_step``
+    (for the temperature), per-seed ``active`` flags, the per-seed sums of the loss terms and
+    the first bad step per seed. Frozen seeds are reset to ``frozen`` after every step.
+    """
+
+    def __init__(self, student: DiscreteContinuousVAE, objective: StudentObjective,
+                 optimiser: torch.optim.Optimizer, cfg: RunConfig, train_x: Tensor,
+                 buffers: EpochBuffers) -> None:
+        dev, s = train_x.device, student.num_seeds
+        self.student, self.objective, self.optimiser, self.cfg = student, objective, optimiser, cfg
+        self.train_x, self.buffers = train_x, buffers
+        self.seed_index = torch.arange(s, device=dev)[:, None]
+        self.k = torch.zeros((), dtype=torch.long, device=dev)
+        self.global_step = torch.zeros((), dtype=torch.long, device=dev)
+        self.active = torch.ones(s, dtype=torch.bool, device=dev)
+        self.sums = torch.zeros(len(TERMS), s, device=dev)
+        self.bad_step = torch.full((s,), -1, dtype=torch.long, device=dev)
+        self.state = [*student.parameters(), *student.buffers()]
+        self.frozen = [t.detach().clone() for t in self.state]
+        self.reset_frozen = False  # eager: skip the reset while no seed is frozen
+
+    def __call__(self) -> None:
+        noise = self.buffers.at(self.k)
+        x_real = self.train_x[self.seed_index, noise.order]
+        tau = gumbel_temperature(self.global_step, self.cfg.tau0, self.cfg.tau_rate,
+                                 self.cfg.tau_min)
+        loss, terms = self.objective(self.student, x_real, tau, noise)
+        bad = (self.bad_step < 0) & ~torch.isfinite(terms[0])
+        self.bad_step.copy_(torch.where(bad, self.global_step, self.bad_step))
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimiser.step()
+        with torch.no_grad():
+            if self.reset_frozen:
+                for t, f in zip(self.state, self.frozen, strict=True):
+                    mask = self.active.view(-1, *([1] * (t.dim() - 1)))
+                    t.copy_(torch.where(mask, t, f))
+            self.sums += terms
+            self.k += 1
+            self.global_step += 1
+
+    def start_epoch(self) -> None:
+        self.k.zero_()
+        self.sums.zero_()
+
+    def freeze(self, index: int, best: list[Tensor]) -> None:
+        """Seed ``index`` gets its best weights back and stops training."""
+        with torch.no_grad():
+            for t, f, b in zip(self.state, self.frozen, best, strict=True):
+                t[index].copy_(b[index])
+                f[index].copy_(b[index])
+        self.active[index] = False
+        self.reset_frozen = True
+
+
+class GraphedStep:
+    """A :class:`TrainStep` captured in a CUDA graph (static shapes; one capture per task).
+
+    Capturing needs a few warm-up steps; the weights, BatchNorm statistics, Adam state and
+    counters are put back afterwards, so the captured run trains exactly the steps it counts.
+    """
+
+    def __init__(self, step: TrainStep, warmup: int = 3) -> None:
+        self.step = step
+        step.reset_frozen = True  # the graph must contain the reset for later epochs
+        saved = [t.detach().clone() for t in step.state]
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(warmup):
+                step.k.zero_()
+                step()
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        step.optimiser.zero_grad(set_to_none=True)
+        with torch.cuda.graph(self.graph):
+            step()
+        with torch.no_grad():
+            for t, v in zip(step.state, saved, strict=True):
+                t.copy_(v)
+            for st in step.optimiser.state.values():
+                for v in st.values():
+                    if torch.is_tensor(v):
+                        v.zero_()
+            step.global_step.zero_()
+            step.bad_step.fill_(-1)
+        step.start_epoch()
+
+    def __call__(self) -> None:
+        self.graph.replay()
 
 
 def train_task(
@@ -72,42 +220,65 @@ def train_task(
     cfg: RunConfig,
     *,
     task: int,
-    generator: torch.Generator,
-    eval_seed: int,
-) -> TaskTraining:
-    """Fit ``student`` to ``train_x`` (plus replay) with Adam and early stopping."""
+    generators: Sequence[torch.Generator],
+    eval_seeds: Sequence[int],
+    graphs: bool | None = None,
+) -> list[TaskTraining]:
+    """Fit every seed of ``student`` to its ``train_x[s]`` (plus replay) with early stopping.
+
+    ``train_x`` [S, N, C, H, W] and ``val_x`` [S, M, C, H, W] hold each seed's own split;
+    ``generators`` draw each seed's order and noise; ``eval_seeds`` seed the validation noise.
+    ``graphs``: capture the step in a CUDA graph (default: on CUDA devices).
+    """
+    s, dev = student.num_seeds, train_x.device
+    if train_x.shape[0] != s or val_x.shape[0] != s or len(generators) != s:
+        raise ValueError(f"need one training set, validation set and generator per seed ({s})")
     optimiser = make_optimiser(student, cfg.lr)  # fresh Adam state per student (app. 7.4.1)
     b, n_rep = cfg.batch_size, objective.replay_rows(cfg.batch_size)
-    n_real = b - n_rep
-    steps = math.ceil(len(train_x) / b)
-    best_val, best_epoch, best_state = math.inf, 0, None
-    step, epoch = 0, 0
-    bad_step = torch.full((), -1, dtype=torch.long, device=train_x.device)
+    steps = math.ceil(train_x.shape[1] / b)
+    teacher_codes = objective.teacher.model.discrete if objective.teacher else 1
+    buffers = EpochBuffers(student, teacher_codes, steps, b, n_rep, dev)
+    step = TrainStep(student, objective, optimiser, cfg, train_x, buffers)
+    graphs = dev.type == "cuda" if graphs is None else graphs
+    if graphs:
+        buffers.refill(generators, train_x.shape[1])  # warm-up reads real shapes
+    run_step = GraphedStep(step) if graphs else step
+    best = [t.detach().clone() for t in step.state]
+    best_val = [math.inf] * s
+    best_epoch, stopped = [0] * s, [0] * s
+    last_terms: list[list[float]] = [[math.nan] * len(TERMS) for _ in range(s)]
     bar = progress(range(cfg.max_epochs), desc=f"task {task}", leave=False)
     for epoch in bar:
         student.train()
-        order = minibatch_order(len(train_x), steps, n_real, generator, train_x.device)
-        sums = torch.zeros(len(TERMS), device=train_x.device)
-        for s in range(steps):
-            tau = gumbel_temperature(step, cfg.tau0, cfg.tau_rate, cfg.tau_min)
-            loss, terms = objective(student, train_x[order[s]], tau, generator)
-            bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss), step, bad_step)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            sums += terms
-            step += 1
-        if bad_step.item() >= 0:
-            raise NonFiniteLossError(task, epoch, int(bad_step.item()))
-        val = negative_elbo(student, val_x, seed=eval_seed)
-        bar.set_postfix(loss=f"{sums[0].item() / steps:.2f}", val=f"{val:.2f}")
-        if val < best_val:
-            best_val, best_epoch = val, epoch
-            best_state = {k: v.detach().clone() for k, v in student.state_dict().items()}
-        elif epoch + 1 >= cfg.min_epochs and epoch - best_epoch >= cfg.patience:
+        buffers.refill(generators, train_x.shape[1])
+        step.start_epoch()
+        for _ in range(steps):
+            run_step()
+        bad = step.bad_step.tolist()
+        for i, at in enumerate(bad):
+            if at >= 0 and step.active[i]:
+                raise NonFiniteLossError(task, epoch, at, student.seeds[i])
+        val = stacked_negative_elbo(student, val_x, list(eval_seeds)).tolist()
+        means = (step.sums / steps).T.tolist()
+        active = step.active.tolist()
+        for i in range(s):
+            if not active[i]:
+                continue
+            last_terms[i] = means[i]
+            if val[i] < best_val[i]:
+                best_val[i], best_epoch[i] = val[i], epoch
+                for t, bt in zip(step.state, best, strict=True):
+                    bt[i].copy_(t[i].detach())
+            elif epoch + 1 >= cfg.min_epochs and epoch - best_epoch[i] >= cfg.patience:
+                step.freeze(i, best)
+                stopped[i] = epoch + 1
+        bar.set_postfix(val=f"{sum(val) / s:.2f}", active=int(step.active.sum()))
+        if not step.active.any():
             break
-    if best_state is not None:
-        student.load_state_dict(best_state)
-    means = (sums / steps).tolist()
-    return TaskTraining(epochs=epoch + 1, best_epoch=best_epoch + 1, best_val=best_val,
-                        steps=step, terms=dict(zip(TERMS, means, strict=False)))
+    with torch.no_grad():
+        for t, bt in zip(step.state, best, strict=True):
+            t.copy_(bt)
+    return [TaskTraining(epochs=stopped[i] or epoch + 1, best_epoch=best_epoch[i] + 1,
+                         best_val=best_val[i], steps=(stopped[i] or epoch + 1) * steps,
+                         terms=dict(zip(TERMS, last_terms[i], strict=True)))
+            for i in range(s)]

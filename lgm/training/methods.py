@@ -21,8 +21,10 @@ and the teacher-student agreement on previous tasks.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +40,38 @@ from lgm.metrics.classifier import FrechetScorer
 from lgm.metrics.elbo import importance_weighted_bound, negative_elbo, posterior_agreement
 from lgm.metrics.scorer import build_scorer
 from lgm.metrics.visuals import final_visuals, samples_per_code
+from lgm.models.stacked import seed_generators
 from lgm.models.vae import DiscreteContinuousVAE, frozen_copy
 from lgm.paths import cache_root
 from lgm.provenance import provenance
 from lgm.training.checkpoint import load_checkpoint, save_checkpoint
-from lgm.training.loop import train_task
+from lgm.training.loop import task_generators, train_task
 from lgm.training.objective import StudentObjective, Teacher
 from lgm.training.progress import progress
 from lgm.training.replay import replay, replay_count
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation noise never shares a stream with training noise
+
+
+def check_stack(cfgs: Sequence[RunConfig]) -> None:
+    """A stack trains configs that differ in their seed only, each seed once."""
+    if not cfgs:
+        raise ValueError("need at least one config")
+    seeds = [c.seed for c in cfgs]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"each seed at most once in a stack, got {seeds}")
+    base = {k: v for k, v in cfgs[0].to_dict().items() if k != "seed"}
+    for c in cfgs[1:]:
+        other = {k: v for k, v in c.to_dict().items() if k != "seed"}
+        if other != base:
+            diff = sorted(k for k in base if base[k] != other.get(k))
+            raise ValueError(f"configs of a stack may differ only in the seed; they differ in "
+                             f"{diff}")
+
+
+def stack_key(cfgs: Sequence[RunConfig]) -> str:
+    """Key of a stack (its configs' keys, in order)."""
+    return "+".join(c.key() for c in cfgs)
 
 
 def load_tasks(cfg: RunConfig, device: torch.device) -> TaskSequence:
@@ -58,12 +82,14 @@ def load_tasks(cfg: RunConfig, device: torch.device) -> TaskSequence:
 
 
 def new_model(cfg: RunConfig, tasks: TaskSequence, device: torch.device,
-              discrete: int | None = None) -> DiscreteContinuousVAE:
-    """A model with ``discrete`` codes (default: the first task's J as configured); EWC
-    without BatchNorm (appendix 7.4.1)."""
+              discrete: int | None = None, seeds: Sequence[int] | None = None
+              ) -> DiscreteContinuousVAE:
+    """A stacked model with ``discrete`` codes (default: the first task's J as configured),
+    one slice per seed (default: ``cfg.seed``); EWC without BatchNorm (appendix 7.4.1)."""
     discrete = discrete or cfg.discrete or (1 if cfg.method == "lifelong" else len(tasks))
     model = DiscreteContinuousVAE(cfg.arch, tasks.image_shape, cfg.continuous, discrete,
-                                  batchnorm=cfg.method != "ewc")
+                                  batchnorm=cfg.method != "ewc",
+                                  seeds=list(seeds) if seeds is not None else [cfg.seed])
     return model.to(device)
 
 
@@ -71,7 +97,8 @@ def next_student(cfg: RunConfig, model: DiscreteContinuousVAE, fisher: dict[str,
                  t: int) -> tuple[DiscreteContinuousVAE, Teacher | None]:
     """Hand over from task t-1 to task t: the new student and its teacher (if any)."""
     if cfg.method == "lifelong":
-        return model.grown(1), Teacher(frozen_copy(model), tasks_seen=t)
+        gens = seed_generators([10_007 * s + 5_000 + t for s in model.seeds])
+        return model.grown(1, gens), Teacher(frozen_copy(model), tasks_seen=t)
     if cfg.method == "ewc":
         anchor = {k: v.detach().clone() for k, v in model.named_parameters()}
         return model, Teacher(frozen_copy(model), tasks_seen=t, anchor=anchor, fisher=fisher)
@@ -87,20 +114,26 @@ def training_data(cfg: RunConfig, tasks: TaskSequence, t: int) -> tuple[Tensor, 
     return tasks[t].train, tasks[t].val
 
 
-def validation_set(objective: StudentObjective, val_x: Tensor, seed: int) -> Tensor:
-    """Real validation images plus, with replay, fixed teacher samples in the replay share."""
+def validation_set(objective: StudentObjective, val_x: Tensor, seed: int, index: int) -> Tensor:
+    """Real validation images plus, with replay, fixed teacher samples in the replay share
+    (from the teacher of the seed at ``index`` of the stack)."""
     if not objective.uses_replay:
         return val_x
     k = objective.teacher.tasks_seen
     n = max(1, replay_count(len(val_x) * (k + 1), k))
     g = torch.Generator(device=val_x.device).manual_seed(seed)
-    return torch.cat([val_x, replay(objective.teacher.model, n, g)[0]])
+    return torch.cat([val_x, replay(objective.teacher.model.select(index), n, g)[0]])
 
 
-def evaluate(cfg: RunConfig, model: DiscreteContinuousVAE, teacher: Teacher | None,
-             tasks: TaskSequence, t: int, scorer: FrechetScorer | None) -> dict[str, Any]:
-    """The paper's metrics after task t."""
-    seed = EVAL_SEED_OFFSET + 1000 * cfg.seed + t
+def eval_seed(cfg: RunConfig, t: int) -> int:
+    return EVAL_SEED_OFFSET + 1000 * cfg.seed + t
+
+
+def evaluate(cfg: RunConfig, model: DiscreteContinuousVAE,
+             teacher: DiscreteContinuousVAE | None, tasks: TaskSequence, t: int,
+             scorer: FrechetScorer | None) -> dict[str, Any]:
+    """The paper's metrics after task t (one-seed model and teacher)."""
+    seed = eval_seed(cfg, t)
     test = tasks.cumulative_test(t)
     metrics: dict[str, Any] = {"neg_elbo": negative_elbo(model, test, seed=seed),
                                "test_size": len(test), "discrete": model.discrete}
@@ -115,7 +148,7 @@ def evaluate(cfg: RunConfig, model: DiscreteContinuousVAE, teacher: Teacher | No
         metrics["log_frechet"] = math.log(max(metrics["frechet"], 1e-12))
         metrics["frechet_samples"] = n
     if teacher is not None and t > 0:
-        metrics["consistency"] = posterior_agreement(model, teacher.model,
+        metrics["consistency"] = posterior_agreement(model, teacher,
                                                      tasks.cumulative_test(t - 1))
     model.train()
     return metrics
@@ -124,118 +157,161 @@ def evaluate(cfg: RunConfig, model: DiscreteContinuousVAE, teacher: Teacher | No
 def run(cfg: RunConfig, *, tasks: TaskSequence | None = None, scorer: FrechetScorer | None = None,
         checkpoint_dir: Path | None = None, resume: bool = True,
         stop_after: int | None = None) -> dict[str, Any]:
-    """Run ``cfg`` and return its result: config, per-task metrics and provenance.
+    """Run ``cfg`` alone: :func:`run_stack` with one seed."""
+    return run_stack([cfg], tasks=None if tasks is None else [tasks],
+                     scorers=None if scorer is None else [scorer],
+                     checkpoint_dir=checkpoint_dir, resume=resume, stop_after=stop_after)[0]
+
+
+def run_stack(cfgs: Sequence[RunConfig], *, tasks: Sequence[TaskSequence] | None = None,
+              scorers: Sequence[FrechetScorer | None] | None = None,
+              checkpoint_dir: Path | None = None, resume: bool = True,
+              stop_after: int | None = None) -> list[dict[str, Any]]:
+    """Run the seeds of ``cfgs`` as one stacked model; one result per config, each the result
+    the config gives alone (config, per-task metrics, provenance).
 
     ``checkpoint_dir``: write a checkpoint after every task there and, with ``resume``,
     continue from the last one. ``stop_after``: return after that many tasks (for tests of
-    resuming; the result then has fewer task entries).
+    resuming; the results then have fewer task entries).
     """
+    check_stack(cfgs)
+    cfg, n = cfgs[0], len(cfgs)
     started, device = time.time(), resolve_device(cfg.device)
-    tasks = tasks if tasks is not None else load_tasks(cfg, device)
-    torch.manual_seed(cfg.seed)
-    generator = torch.Generator(device=device).manual_seed(cfg.seed)
-    model = new_model(cfg, tasks, device)
-    records: list[dict[str, Any]] = []
+    tasks = list(tasks) if tasks is not None else [load_tasks(c, device) for c in cfgs]
+    scorers = list(scorers) if scorers is not None else [None] * n
+    seeds = [c.seed for c in cfgs]
+    model = new_model(cfg, tasks[0], device, seeds=seeds)
+    records: list[list[dict[str, Any]]] = [[] for _ in cfgs]
+    arrays: list[dict[str, Any]] = [{} for _ in cfgs]
     fisher: dict[str, Tensor] | None = None
     ckpt_path = checkpoint_dir / "last.pt" if checkpoint_dir else None
-    state = load_checkpoint(ckpt_path, cfg.key()) if ckpt_path and resume else None
-    arrays: dict[str, Any] = {}
+    state = load_checkpoint(ckpt_path, stack_key(cfgs)) if ckpt_path and resume else None
     if state is not None:
-        model, fisher, records, arrays = restore(state, cfg, tasks, device, generator)
+        model, fisher, records, arrays = restore(state, cfg, tasks[0], device, seeds)
     teacher = None
-    last = len(tasks) if stop_after is None else min(len(tasks), stop_after)
-    for t in progress(range(len(records), last), desc=f"{cfg.method} seed {cfg.seed}",
-                      total=last, initial=len(records)):
+    done, total = len(records[0]), len(tasks[0])
+    last = total if stop_after is None else min(total, stop_after)
+    label = f"{cfg.method} seed{'s' if n > 1 else ''} {','.join(map(str, seeds))}"
+    for t in progress(range(done, last), desc=label, total=last, initial=done):
         if t > 0:
             model, teacher = next_student(cfg, model, fisher, t)
         task_start = time.time()
         if cfg.method == "full" and t > 0:
-            fit = records[0]["training"]  # trained once on everything at t = 0
+            fits = [r[0]["training"] for r in records]  # trained once on everything at t = 0
         else:
-            fit = fit_task(cfg, model, teacher, tasks, t, generator)
+            fits = fit_task(cfgs, model, teacher, tasks, t)
         if cfg.method == "ewc":
-            fisher = accumulate_fisher(cfg, model, tasks[t].train, fisher)
-        record = {"task": t, "name": tasks[t].name, "epochs": fit["epochs"], "training": fit,
-                  **evaluate(cfg, model, teacher, tasks, t, scorer),
-                  "wall_s": round(time.time() - task_start, 3)}
-        records.append(record)
-        if cfg.visuals:
-            arrays[f"samples_task{t}"] = samples_per_code(model, cfg.visuals)
-            model.train()
+            fisher = accumulate_fisher(cfgs, model, [ts[t].train for ts in tasks], fisher, t)
+        task_wall = time.time() - task_start
+        for i, c in enumerate(cfgs):
+            one = model.select(i)
+            one_teacher = teacher.model.select(i) if teacher is not None else None
+            records[i].append({"task": t, "name": tasks[i][t].name, "epochs": fits[i]["epochs"],
+                               "training": fits[i],
+                               **evaluate(c, one, one_teacher, tasks[i], t, scorers[i]),
+                               "wall_s": round(task_wall / n, 3)})
+            if c.visuals:
+                arrays[i][f"samples_task{t}"] = samples_per_code(one, c.visuals)
         if ckpt_path:
-            save_checkpoint(ckpt_path,
-                            checkpoint_state(cfg, model, fisher, records, arrays, generator))
-    if cfg.visuals and len(records) == len(tasks):
-        arrays.update(final_visuals(model, tasks, cfg.visuals))
-    result = {"config": cfg.to_dict(), "config_key": cfg.key(), "data": tasks.source,
-              "tasks": records, "provenance": provenance(device, started)}
-    if arrays:
-        result["arrays"] = arrays
-    return result
+            save_checkpoint(ckpt_path, checkpoint_state(cfgs, model, fisher, records, arrays))
+    results = []
+    wall = time.time() - started
+    for i, c in enumerate(cfgs):
+        if c.visuals and len(records[i]) == total:
+            arrays[i].update(final_visuals(model.select(i), tasks[i], c.visuals))
+        prov = provenance(device, started)
+        prov["wall_s"] = round(wall / n, 2)  # this seed's share of the stack
+        result = {"config": c.to_dict(), "config_key": c.key(), "data": tasks[i].source,
+                  "tasks": records[i], "provenance": prov,
+                  "stack": {"seeds": seeds, "wall_s": round(wall, 2)}}
+        if arrays[i]:
+            result["arrays"] = arrays[i]
+        results.append(result)
+    return results
 
 
 def run_experiment(cfg: RunConfig, *, resume: bool = True) -> dict[str, Any]:
-    """``run`` with the defaults: the configured data, the experiment's Frechet scorer (a
-    classifier trained on the experiment's data, cached) and a checkpoint folder per config."""
-    device = resolve_device(cfg.device)
-    tasks = load_tasks(cfg, device)
-    scorer = None
-    if cfg.classifier_epochs > 0:
-        key = f"{cfg.experiment}-{cfg.preset}-s{cfg.seed}"
-        scorer = build_scorer(tasks, key=key, epochs=cfg.classifier_epochs, device=device)
-    ckpt = cache_root() / "ckpt" / result_key(cfg)  # config and code version: never mixed
-    result = run(cfg, tasks=tasks, scorer=scorer, checkpoint_dir=ckpt,
-                 resume=resume)
-    if scorer is not None:
-        result["frechet_extractor"] = (f"FeatureClassifier trained {cfg.classifier_epochs} "
-                                       f"epochs on the experiment's training data")
-    return result
+    """:func:`run_experiments` for one config."""
+    return run_experiments([cfg], resume=resume)[0]
 
 
-def fit_task(cfg: RunConfig, model: DiscreteContinuousVAE, teacher: Teacher | None,
-             tasks: TaskSequence, t: int, generator: torch.Generator) -> dict[str, Any]:
-    """Train on task t; the training summary as plain data."""
+def run_experiments(cfgs: Sequence[RunConfig], *, resume: bool = True) -> list[dict[str, Any]]:
+    """``run_stack`` with the defaults: each seed's data, the experiment's Frechet scorer (a
+    classifier trained on the seed's data, cached) and a checkpoint folder per stack."""
+    check_stack(cfgs)
+    device = resolve_device(cfgs[0].device)
+    tasks = [load_tasks(c, device) for c in cfgs]
+    scorers: list[FrechetScorer | None] = []
+    for c, ts in zip(cfgs, tasks, strict=True):
+        key = f"{c.experiment}-{c.preset}-s{c.seed}"
+        scorers.append(build_scorer(ts, key=key, epochs=c.classifier_epochs, device=device)
+                       if c.classifier_epochs > 0 else None)
+    name = result_key(cfgs[0])
+    if len(cfgs) > 1:
+        digest = hashlib.sha256(stack_key(cfgs).encode()).hexdigest()[:12]
+        name += f"-stack{len(cfgs)}-{digest}"
+    ckpt = cache_root() / "ckpt" / name  # configs and code version: never mixed
+    results = run_stack(cfgs, tasks=tasks, scorers=scorers, checkpoint_dir=ckpt, resume=resume)
+    for c, result in zip(cfgs, results, strict=True):
+        if c.classifier_epochs > 0:
+            result["frechet_extractor"] = (f"FeatureClassifier trained {c.classifier_epochs} "
+                                           f"epochs on the experiment's training data")
+    return results
+
+
+def fit_task(cfgs: Sequence[RunConfig], model: DiscreteContinuousVAE, teacher: Teacher | None,
+             tasks: Sequence[TaskSequence], t: int) -> list[dict[str, Any]]:
+    """Train every seed on task t; per seed, the training summary as plain data."""
+    cfg = cfgs[0]
     objective = StudentObjective(cfg, teacher)
-    train_x, val_x = training_data(cfg, tasks, t)
-    seed = EVAL_SEED_OFFSET + 1000 * cfg.seed + t
-    val_x = validation_set(objective, val_x, seed)
-    fit = train_task(model, objective, train_x, val_x, cfg, task=t, generator=generator,
-                     eval_seed=seed)
-    return {"epochs": fit.epochs, "best_epoch": fit.best_epoch, "best_val": fit.best_val,
-            "steps": fit.steps, "terms": fit.terms}
+    data = [training_data(cfg, ts, t) for ts in tasks]
+    train_x = torch.stack([d[0] for d in data])
+    val_x = torch.stack([validation_set(objective, d[1], eval_seed(c, t), i)
+                         for i, (c, d) in enumerate(zip(cfgs, data, strict=True))])
+    gens = task_generators([c.seed for c in cfgs], t, train_x.device)
+    fits = train_task(model, objective, train_x, val_x, cfg, task=t, generators=gens,
+                      eval_seeds=[eval_seed(c, t) for c in cfgs])
+    return [{"epochs": f.epochs, "best_epoch": f.best_epoch, "best_val": f.best_val,
+             "steps": f.steps, "terms": f.terms} for f in fits]
 
 
-def accumulate_fisher(cfg: RunConfig, model: DiscreteContinuousVAE, train_x: Tensor,
-                      fisher: dict[str, Tensor] | None) -> dict[str, Tensor]:
-    """Add this task's diagonal Fisher to the sum over past tasks (section 5)."""
-    tau = cfg.tau_min
-    new = diagonal_fisher(model, train_x[: cfg.fisher_samples], tau=tau)
+def accumulate_fisher(cfgs: Sequence[RunConfig], model: DiscreteContinuousVAE,
+                      train_x: Sequence[Tensor], fisher: dict[str, Tensor] | None, t: int
+                      ) -> dict[str, Tensor]:
+    """Add this task's diagonal Fisher to the sum over past tasks (section 5), per seed.
+
+    Each seed's per-sample noise comes from the global generator reseeded by (seed, task)
+    inside a forked RNG state, so a stack and a lone run draw the same.
+    """
+    parts = []
+    for i, c in enumerate(cfgs):
+        devices = [train_x[i].device] if train_x[i].is_cuda else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(10_007 * c.seed + 9_000 + t)
+            parts.append(diagonal_fisher(model.select(i), train_x[i][: c.fisher_samples],
+                                         tau=c.tau_min))
+    new = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
     if fisher is None:
         return new
     return {k: fisher[k] + new[k] for k in new}
 
 
-def checkpoint_state(cfg: RunConfig, model: DiscreteContinuousVAE,
-                     fisher: dict[str, Tensor] | None, records: list[dict[str, Any]],
-                     arrays: dict[str, Any], generator: torch.Generator) -> dict[str, Any]:
-    """Everything needed to continue after the last finished task."""
-    return {"config_key": cfg.key(), "discrete": model.discrete, "model": model.state_dict(),
-            "fisher": fisher, "records": records, "arrays": arrays,
-            "generator": generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+def checkpoint_state(cfgs: Sequence[RunConfig], model: DiscreteContinuousVAE,
+                     fisher: dict[str, Tensor] | None, records: list[list[dict[str, Any]]],
+                     arrays: list[dict[str, Any]]) -> dict[str, Any]:
+    """Everything needed to continue after the last finished task (every random stream is
+    derived from (seed, task), so no generator state is needed)."""
+    return {"config_key": stack_key(cfgs), "discrete": model.discrete,
+            "model": model.state_dict(), "fisher": fisher, "records": records,
+            "arrays": arrays}
 
 
 def restore(state: dict[str, Any], cfg: RunConfig, tasks: TaskSequence, device: torch.device,
-            generator: torch.Generator) -> tuple[DiscreteContinuousVAE, Any, list[dict], dict]:
-    """Rebuild the model and random states from a checkpoint."""
-    model = new_model(cfg, tasks, device, discrete=state["discrete"])
+            seeds: Sequence[int]) -> tuple[DiscreteContinuousVAE, Any, list, list]:
+    """Rebuild the stacked model and EWC state from a checkpoint."""
+    model = new_model(cfg, tasks, device, discrete=state["discrete"], seeds=seeds)
     model.load_state_dict(state["model"])
     fisher = state["fisher"]
     if fisher is not None:
         fisher = {k: v.to(device) for k, v in fisher.items()}
-    generator.set_state(state["generator"])
-    torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
     return model, fisher, state["records"], state["arrays"]

@@ -8,6 +8,12 @@
 
 Every term is a mean over the B rows of the minibatch (terms that live on the replayed rows
 only are summed over those rows and divided by B), so their weights compare across tasks.
+
+The student is a stack of S seeds (:mod:`lgm.models.stacked`): every term is computed per
+seed (shape [S]) and the loss that is differentiated is their sum, which gives each seed the
+gradient of its own loss. All randomness of a step comes in as :class:`StepNoise`, drawn per
+seed outside the step, so that the step is a pure function of its inputs (and can be captured
+in a CUDA graph).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from lgm.experiments.config import RunConfig
 from lgm.losses import consistency_kl, elbo_terms, ewc_penalty, likelihood_consistency
 from lgm.losses.info_gain import info_gain_penalty
 from lgm.models.vae import DiscreteContinuousVAE
-from lgm.training.replay import replay, replay_count
+from lgm.training.replay import replay_count
 
 
 @dataclass
@@ -34,11 +40,24 @@ class Teacher:
     fisher: dict[str, Tensor] | None = None
 
 
+@dataclass
+class StepNoise:
+    """The random numbers of one step, per seed: the posterior's Gaussian ``eps`` [S, B, zc]
+    and Gumbel uniforms ``u`` [S, B, J]; the replay's prior draws ``z_rep`` [S, r, zc] and
+    teacher codes ``codes`` [S, r]; ``order`` [S, B - r] indexes the real rows."""
+
+    eps: Tensor
+    u: Tensor
+    z_rep: Tensor
+    codes: Tensor
+    order: Tensor
+
+
 TERMS = ("loss", "neg_elbo", "consistency", "info_gain", "likelihood", "ewc")
 
 
 class StudentObjective:
-    """Callable ``(student, x_real, tau, generator) -> (loss, terms)`` for one method."""
+    """Callable ``(student, x_real, tau, noise) -> (loss, terms [6, S])`` for one method."""
 
     def __init__(self, cfg: RunConfig, teacher: Teacher | None) -> None:
         self.cfg, self.teacher = cfg, teacher
@@ -49,31 +68,34 @@ class StudentObjective:
         """How many rows of a minibatch are replayed (0 without a teacher)."""
         return replay_count(batch_size, self.teacher.tasks_seen) if self.uses_replay else 0
 
-    def __call__(self, student: DiscreteContinuousVAE, x_real: Tensor, tau: float,
-                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        cfg, zero = self.cfg, x_real.new_zeros(())
-        n_rep = self.replay_rows(cfg.batch_size)
+    def __call__(self, student: DiscreteContinuousVAE, x_real: Tensor, tau: float | Tensor,
+                 noise: StepNoise) -> tuple[Tensor, Tensor]:
+        cfg = self.cfg
+        zero = x_real.new_zeros(x_real.shape[0])
+        n_rep = noise.codes.shape[1]
         if n_rep:
-            x_hat, z_c, z_d = replay(self.teacher.model, n_rep, generator)
-            x = torch.cat([x_real, x_hat])
+            with torch.no_grad():
+                x_hat = self.teacher.model.decode_codes(noise.z_rep, noise.codes)
+            x = torch.cat([x_real, x_hat], dim=1)
         else:
             x = x_real
-        b = x.shape[0]
-        out = student(x, tau, generator=generator)
-        neg_elbo = -elbo_terms(out, x).elbo.mean()
+        b = x.shape[1]
+        out = student(x, tau, noise=(noise.eps, noise.u))
+        neg_elbo = -elbo_terms(out, x).elbo.mean(-1)
         ig = info_gain_penalty(student, out) if cfg.info_gain_weight > 0 else zero
         cons, ll, ewc = zero, zero, zero
         if self.uses_consistency and n_rep:
             with torch.no_grad():
                 teacher_logits = self.teacher.model.encode(x_hat).logits
-            cons = consistency_kl(out.posterior.logits[-n_rep:], teacher_logits,
+            cons = consistency_kl(out.posterior.logits[:, -n_rep:], teacher_logits,
                                   direction=cfg.consistency_direction,
-                                  pad_mass=cfg.pad_mass).sum() / b
+                                  pad_mass=cfg.pad_mass).sum(-1) / b
         if cfg.likelihood_weight > 0 and n_rep:
-            ll = likelihood_consistency(student, self.teacher.model, z_c, z_d).sum() / b
+            z_d = torch.nn.functional.one_hot(noise.codes, self.teacher.model.discrete).float()
+            ll = likelihood_consistency(student, self.teacher.model, noise.z_rep, z_d).sum(-1) / b
         if self.teacher is not None and self.teacher.fisher is not None:
             ewc = ewc_penalty(student, self.teacher.anchor, self.teacher.fisher, cfg.ewc_gamma)
         loss = (neg_elbo + cfg.consistency_weight * cons + cfg.info_gain_weight * ig
                 + cfg.likelihood_weight * ll + ewc)
         terms = torch.stack([loss, neg_elbo, cons, ig, ll, ewc]).detach()
-        return loss, terms
+        return loss.sum(), terms

@@ -4,7 +4,8 @@ After k distributions the student's minibatch mixes real and replayed rows with
 pi = k / (k + 1) replayed. Like the reference code we split each minibatch deterministically
 (``replay_count`` rows replayed, the rest real) rather than drawing omega ~ Ber(pi) per row:
 the expected proportion is the same and the shapes stay static. Replayed rows pick the
-teacher's discrete code uniformly and z_c ~ N(0, I), and are the decoder's sigmoid means.
+teacher's discrete code uniformly and z_c ~ N(0, I), and are the decoder's sigmoid means
+(:meth:`DiscreteContinuousVAE.decode_codes`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,147 @@
+"""Stacked seeds: a stack of S seeds is, seed for seed, S separate one-seed models and runs."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+from torch import nn
+
+from lgm.cli import parse_seeds
+from lgm.experiments import make_config
+from lgm.models.networks import build_decoder, build_encoder
+from lgm.models.stacked import StackedBatchNorm
+from lgm.models.vae import DiscreteContinuousVAE, frozen_copy
+from lgm.training.loop import EpochBuffers, TrainStep, make_optimiser, task_generators
+from lgm.training.methods import check_stack, run, run_stack
+from lgm.training.objective import StudentObjective, Teacher
+from tests.conftest import tiny_sequence
+
+
+@pytest.mark.parametrize("arch", ["dense", "conv"])
+def test_a_stack_holds_the_one_seed_models(arch):
+    """Same initialisation, outputs and gradients as the lone models of each seed."""
+    stack = DiscreteContinuousVAE(arch, (1, 28, 28), 3, 4, seeds=[5, 9])
+    lone = [DiscreteContinuousVAE(arch, (1, 28, 28), 3, 4, seeds=[s]) for s in (5, 9)]
+    x = torch.rand(2, 6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    noise = (torch.randn(2, 6, 3), torch.rand(2, 6, 4))
+    out = stack(x, noise=noise)
+    out.x_logits.sum().backward()
+    for i, model in enumerate(lone):
+        one = model(x[i:i + 1], noise=(noise[0][i:i + 1], noise[1][i:i + 1]))
+        torch.testing.assert_close(one.x_logits[0], out.x_logits[i], rtol=1e-4, atol=1e-4)
+        one.x_logits.sum().backward()
+        for (name, p), q in zip(stack.named_parameters(), model.parameters(), strict=True):
+            torch.testing.assert_close(q.grad[0], p.grad[i], rtol=1e-3, atol=1e-4, msg=name)
+
+
+def test_select_gives_one_seed_with_unstacked_inputs():
+    stack = DiscreteContinuousVAE("dense", (1, 28, 28), 3, 4, seeds=[1, 2, 3]).eval()
+    x = torch.rand(2, 1, 28, 28)
+    one = stack.select(2)
+    assert one.seeds == [3] and one.encode(x).mu.shape == (2, 3)
+    torch.testing.assert_close(one.encode(x).mu, stack.encode(x.expand(3, 2, 1, 28, 28)).mu[2])
+    with pytest.raises(ValueError, match="S=3"):
+        stack.encode(x)
+
+
+def test_batchnorm_statistics_are_per_seed():
+    bn = StackedBatchNorm(3, 4, conv=False)
+    x = torch.randn(3, 16, 4) * torch.tensor([1.0, 2.0, 3.0])[:, None, None]
+    y = bn(x)
+    for s in range(3):
+        ref = nn.BatchNorm1d(4)
+        torch.testing.assert_close(ref(x[s]), y[s])
+        torch.testing.assert_close(ref.running_var, bn.running_var[s])
+
+
+def test_grouped_convolutions_keep_seeds_apart():
+    enc = build_encoder("conv", (1, 28, 28), 5, seeds=(0, 1))
+    dec = build_decoder("conv", 5, (1, 28, 28), seeds=(0, 1))
+    x = torch.rand(2, 3, 1, 28, 28, requires_grad=True)
+    h = enc(x)
+    h[1].sum().backward(retain_graph=True)  # seed 1's output depends on seed 1's input only
+    assert x.grad[0].abs().sum() == 0 and x.grad[1].abs().sum() > 0
+    assert dec(h).shape == (2, 3, 1, 28, 28)
+
+
+def test_a_frozen_seed_keeps_its_weights_while_the_others_train():
+    cfg = make_config("smoke", batch_size=8)
+    student = DiscreteContinuousVAE("dense", (1, 28, 28), 3, 2, seeds=[0, 1])
+    data = torch.rand(2, 16, 1, 28, 28).round()
+    buffers = EpochBuffers(student, 1, 2, 8, 0, torch.device("cpu"))
+    buffers.refill(task_generators([0, 1], 0, torch.device("cpu")), 16)
+    step = TrainStep(student, StudentObjective(cfg, None), make_optimiser(student, 1e-2), cfg,
+                     data, buffers)
+    best = [t.detach().clone() for t in step.state]
+    step.freeze(0, best)
+    before = [t.detach().clone() for t in step.state]
+    step()
+    step()
+    for t, b in zip(step.state, before, strict=True):
+        assert torch.equal(t[0], b[0])
+    assert any(not torch.equal(t[1], b[1]) for t, b in zip(step.state, before, strict=True))
+
+
+def small(method: str, seed: int, **kw):
+    base = dict(batch_size=16, max_epochs=2, patience=5, min_epochs=1, info_gain_weight=0.01,
+                num_tasks=2, fisher_samples=16)
+    return make_config("smoke", method=method, seed=seed, **{**base, **kw})
+
+
+@pytest.mark.parametrize("method", ["lifelong", "ewc"])
+def test_a_stacked_run_equals_separate_runs(method):
+    """Seed for seed the same metrics, within float tolerance.
+
+    (Early stopping is left out here: a near-tie of two validation losses can fall either way
+    under float rounding; the next test checks the per-seed stopping rule itself.)"""
+    seeds = [0, 3]
+    cfgs = [small(method, s) for s in seeds]
+    stacked = run_stack(cfgs, tasks=[tiny_sequence(2) for _ in seeds])
+    for cfg, result in zip(cfgs, stacked, strict=True):
+        alone = run(cfg, tasks=tiny_sequence(2))
+        assert result["config"] == alone["config"]
+        for a, b in zip(result["tasks"], alone["tasks"], strict=True):
+            assert a["epochs"] == b["epochs"] and a["discrete"] == b["discrete"]
+            assert a["neg_elbo"] == pytest.approx(b["neg_elbo"], rel=2e-3)
+            assert a["training"]["best_val"] == pytest.approx(b["training"]["best_val"],
+                                                              rel=2e-3)
+
+
+def test_seeds_stop_early_each_on_their_own():
+    """Each seed stops after `patience` epochs without improvement, at its own epoch."""
+    cfgs = [small("vanilla", s, max_epochs=8, patience=1, num_tasks=1, lr=3e-3)
+            for s in (0, 1, 2, 3)]
+    results = run_stack(cfgs, tasks=[tiny_sequence(1) for _ in cfgs])
+    fits = [r["tasks"][0]["training"] for r in results]
+    assert len({f["epochs"] for f in fits}) > 1, fits  # the seeds stopped at different epochs
+    for f in fits:
+        assert f["steps"] == 4 * f["epochs"]
+        if f["epochs"] < 8:
+            assert f["epochs"] - f["best_epoch"] == 1  # patience 1
+
+
+def test_stack_configs_must_differ_in_the_seed_only():
+    with pytest.raises(ValueError, match="only in the seed"):
+        check_stack([small("vanilla", 0), small("vanilla", 1, lr=0.1)])
+    with pytest.raises(ValueError, match="at most once"):
+        check_stack([small("vanilla", 0), small("vanilla", 0)])
+
+
+def test_teacher_replay_uses_each_seeds_teacher():
+    cfg = make_config("smoke", batch_size=8)
+    teacher = frozen_copy(DiscreteContinuousVAE("dense", (1, 28, 28), 3, 1, seeds=[0, 1]))
+    objective = StudentObjective(cfg, Teacher(teacher, tasks_seen=1))
+    z, codes = torch.randn(2, 4, 3), torch.zeros(2, 4, dtype=torch.long)
+    x_hat = teacher.decode_codes(z, codes)
+    assert x_hat.shape == (2, 4, 1, 28, 28) and not torch.allclose(x_hat[0], x_hat[1])
+    assert objective.replay_rows(8) == 4
+
+
+def test_seed_lists_on_the_command_line():
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4]
+    assert parse_seeds("0,2,7-8") == [0, 2, 7, 8]
+    for bad in ("a", "3-1x", "1,1", "-1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_seeds(bad)
