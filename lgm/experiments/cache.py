@@ -34,7 +34,8 @@ from lgm.experiments.config import RunConfig
 from lgm.paths import REPO_ROOT, cache_root
 
 RESULT_PACKAGES = ("data", "models", "losses", "training", "metrics", "experiments")
-NOT_RESULTS = ("experiments/report.py", "experiments/plots.py")  # pages' bookkeeping only
+# Bookkeeping that never changes a result: pages' helpers and this cache itself.
+NOT_RESULTS = ("experiments/report.py", "experiments/plots.py", "experiments/cache.py")
 COMMITTED_RESULTS = REPO_ROOT / "results"
 
 
