@@ -49,7 +49,7 @@ test: lint
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_step.py
+	$(PY) benchmarks/bench_stacked.py $(if $(DEVICE),--device $(DEVICE))
 
 # ---------------------------------------------------------------- book
 # Execute each jupytext notebook (percent format) with papermill into
