@@ -8,8 +8,11 @@ and the losses compare their conditionals:
     L_z,i   = E_eps,x  d( p_phi(z_i | eps_<i, x), p_theta(z_i | eps_<i, x) )               (eq. 6)
     L_our   = L_sd + lambda * sum_i L_z,i                                                 (eq. 7)
 
-Each model's conditional is evaluated at *its own* ancestors, which are deterministic given the
-shared eps: that is what lets the student's error not accumulate layer by layer.
+Each model's latents are evaluated at *its own* latent ancestors, which are deterministic given
+the shared eps: that is what lets the student's error not accumulate layer by layer. Targets
+that are parents of other variables (a VRNN's x_t, a Helmholtz machine's y2) are the teacher's
+samples in the student's pass too: the chain rule of KL(p_phi(y|eps) || p_theta(y|eps)) over
+y = (y_1, ..., y_J) conditions each term on the teacher's y_<j (eq. 3 is this with no latent).
 
 The local baseline (fig. 3d) instead evaluates every student conditional, latent and target, at
 the *teacher's* samples and sums the KLs:
@@ -134,7 +137,8 @@ def target_free_loss(teacher: SemiAuxiliaryDGM, student: SemiAuxiliaryDGM,
         raise ValueError(f"lambda must be >= 0, got {lam}")
     with torch.no_grad():
         t_pass = teacher.ancestral(noise, x)
-    s_pass = student.ancestral(noise, x)
+    # p(y | eps, x) = prod_j p(y_j | eps, y_<j, x): the student reads the teacher's targets
+    s_pass = student.ancestral(noise, x, parents={c.name: c.sample for c in t_pass.targets})
     sd = surrogate_loss(t_pass, s_pass, target_reduction)
     lz = latent_loss(t_pass, s_pass, latent_measure, latent_reduction, skip)
     return DistillationLoss(sd + lam * lz, sd.detach(), lz.detach())

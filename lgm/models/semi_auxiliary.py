@@ -125,12 +125,10 @@ class SemiAuxiliaryDGM(Protocol):
 
 
 def pick(own: Tensor, name: str, parents: dict[str, Tensor] | None) -> Tensor:
-    """The value a conditional's child should read: ``parents[name]`` in a local pass, else
-    the model's own sample ``own``."""
-    if parents is None:
+    """The value a conditional's child should read: ``parents[name]`` when given (a local pass
+    gives every sample; eq. 4 gives the teacher's targets), else the model's own ``own``."""
+    if parents is None or name not in parents:
         return own
-    if name not in parents:
-        raise KeyError(f"local pass needs the parent {name!r}; given {sorted(parents)}")
     return parents[name]
 
 

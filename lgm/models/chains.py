@@ -1,0 +1,282 @@
+"""The toy error-accumulation chains of the KD paper (section 3.2 / fig. 2, section 4.1 / fig. 5).
+
+Both are Markov chains of scalars with ``L`` layers of latent variables ``z_1 .. z_L`` and one
+target ``y = z_{L+1}`` (the output whose law the student must mimic; the paper's "output
+distribution of the teacher with L-layers latent variables"). Making the last variable the
+target is the reading under which L = 1 is a one-latent model and the local and our losses
+coincide there (one conditional, y | z_1).
+
+Continuous chain (section 3.2)::
+
+    z_1 ~ U[-1, 1],   z_{i+1} | z_i ~ N(mu(z_i), 0.1^2),   mu(z) = sign(z) |z|^1.1
+
+Binomial chain (section 4.1)::
+
+    z_1 ~ U[0, 1],    z_{i+1} | z_i ~ B(1000, z_i / 1000)
+
+(Taken literally, as printed: the mean is preserved, E z_{i+1} = E z_i = 1/2, so the counts form
+a critical branching process; most chains die out at 0 and the survivors grow.)
+
+Semi-auxiliary form (section 3.1). ``z_1``'s law has no parameters, so teacher and student share
+it exactly, like the auxiliary roots: it is drawn from ``noise["z1"] = u ~ U(0, 1)`` and never
+recorded as a conditional (nothing to distil). Every later variable is a :class:`Conditional`
+naming its parent; its sample comes from its own entry of the noise:
+
+- Gaussian: ``z = mu + std * eps``, ``eps ~ N(0, 1)`` (the reparameterisation);
+- binomial: ``z = F^{-1}(u)``, the inverse CDF of B(1000, p) at ``u ~ U(0, 1)``: one uniform per
+  draw, so teacher and student share it and their draws agree wherever their CDFs do. No
+  gradient flows through the integer draw; that is where the latent loss (eq. 6) is needed.
+
+The target's draw also comes from the noise (key ``"y"``) so that a pass is a deterministic
+function of its noise; the losses never compare the targets' draws, only their conditionals.
+
+Students (section 3.2: "neural networks with proper residual structure"): every conditional has
+its own small residual network (:class:`Residual`, 1 -> ``hidden`` -> 1, tanh, PyTorch's default
+init, so each layer starts as a random perturbation of its skip connection):
+
+- Gaussian: mean = z + MLP(z), its own std = exp(log_std), log_std starting at log(``std0``);
+- binomial: logits = logit(z / 1000) + MLP(log(1 + z)). The skip is the identity in the mean
+  count (E z_{i+1} = z_i) and in the log-rate; the residual multiplies the rate by
+  exp(MLP), so a student with a residual of zero would be the teacher, and the random init
+  makes each layer's branching slightly super- or sub-critical until distillation cancels it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+from torch import Tensor, nn
+
+from lgm.models.semi_auxiliary import AncestralPass, Conditional, gaussian_sample, pick
+
+P_MIN = 1e-9  # the teacher's rate at z = 0 (logit(0) = -inf); revival chance 1e-6 per layer
+
+
+def power_mean(z: Tensor, power: float = 1.1) -> Tensor:
+    """mu(z) = sign(z) |z|^power, the teacher's mean map of section 3.2."""
+    return torch.sign(z) * z.abs().pow(power)
+
+
+def chain_names(layers: int) -> list[str]:
+    """Names of the recorded conditionals: z_2 .. z_L (latent) and y (target)."""
+    return [f"z{i}" for i in range(2, layers + 1)] + ["y"]
+
+
+@functools.lru_cache(maxsize=64)
+def _log_choose(total_count: int, top: int, device: str) -> tuple[Tensor, Tensor]:
+    """k = 0..top and log C(total_count, k), float64 (cached: the chains reuse them)."""
+    k = torch.arange(top + 1, dtype=torch.float64, device=device)
+    return k, (math.lgamma(total_count + 1) - torch.lgamma(k + 1)
+               - torch.lgamma(total_count - k + 1))
+
+
+def binomial_inverse_cdf(total_count: int, probs: Tensor, u: Tensor) -> Tensor:
+    """The smallest k with P(B(total_count, p) <= k) >= u, elementwise (no gradient).
+
+    log pmf(k) = log C(n, k) + k logit(p) + n log(1 - p), evaluated in float64 on 0..K, K the
+    largest mean + 12 sd + 10 in the batch (capped at n); mass beyond K (< 1e-30) maps to K.
+    p is clamped to [1e-12, 1 - 1e-12] (p = 0 gives k >= 1 with probability < 1e-9).
+    """
+    if probs.shape != u.shape:
+        raise ValueError(f"noise shape {tuple(u.shape)} != probs shape {tuple(probs.shape)}")
+    with torch.no_grad():
+        p = probs.double().clamp(1e-12, 1 - 1e-12).reshape(-1, 1)
+        mean, sd = total_count * p, (total_count * p * (1 - p)).sqrt()
+        top = int(min(total_count, math.ceil(float((mean + 12 * sd).max()) + 10)))
+        k, log_choose = _log_choose(total_count, top, str(p.device))
+        log_pmf = log_choose + k * torch.logit(p) + total_count * torch.log1p(-p)
+        cdf = log_pmf.exp().cumsum(-1)
+        draws = (cdf < u.double().reshape(-1, 1)).sum(-1).clamp(max=top)
+    return draws.to(probs.dtype).reshape(probs.shape)
+
+
+def _check_noise(noise: dict[str, Tensor], names: list[str]) -> int:
+    """The batch size of ``noise`` after checking it holds [N, 1] tensors for every name."""
+    missing = [k for k in names if k not in noise]
+    if missing:
+        raise ValueError(f"noise lacks {missing}; a chain needs {names}")
+    n = noise[names[0]].shape[0]
+    for k in names:
+        if noise[k].shape != (n, 1):
+            raise ValueError(f"noise[{k!r}] has shape {tuple(noise[k].shape)}, expected ({n}, 1)")
+    return n
+
+
+class Residuals(nn.Module):
+    """K independent scalar residual branches r_i(h) = w2_i . tanh(w1_i h + b1_i) + b2_i.
+
+    Stored as stacked [K, hidden] tensors (one small network per conditional, evaluated one
+    layer at a time without module-call overhead). First layer: PyTorch's default Linear(1, H)
+    init, U(-1, 1); output layer zero ("proper residual structure": every branch starts at 0,
+    the student at its skip connection), unless ``zero_init=False`` (default Linear(H, 1)
+    init, U(-1/sqrt(H), 1/sqrt(H))).
+    """
+
+    def __init__(self, count: int, hidden: int, zero_init: bool = True) -> None:
+        super().__init__()
+        if count < 1 or hidden < 1:
+            raise ValueError(f"need count >= 1 and hidden >= 1, got {count}, {hidden}")
+        bound = 1 / math.sqrt(hidden)
+        self.w1 = nn.Parameter(torch.empty(count, hidden).uniform_(-1, 1))
+        self.b1 = nn.Parameter(torch.empty(count, hidden).uniform_(-1, 1))
+        out = torch.zeros if zero_init else (lambda *s: torch.empty(*s).uniform_(-bound, bound))
+        self.w2 = nn.Parameter(out(count, hidden))
+        self.b2 = nn.Parameter(out(count))
+
+    def forward(self, i: int, h: Tensor) -> Tensor:
+        """r_i(h) for h of shape [N, 1]."""
+        return torch.tanh(h * self.w1[i] + self.b1[i]) @ self.w2[i][:, None] + self.b2[i]
+
+
+class Chain(nn.Module):
+    """A chain z_1 -> z_2 -> ... -> z_L -> y in semi-auxiliary form; subclasses give the
+    conditionals' kind and parameters (``conditional(i, z)`` for the i-th recorded one)."""
+
+    kind: str = ""
+
+    def __init__(self, layers: int) -> None:
+        super().__init__()
+        if not isinstance(layers, int) or isinstance(layers, bool) or layers < 1:
+            raise ValueError(f"layers must be an int >= 1, got {layers!r}")
+        self.layers = layers
+        self.names = chain_names(layers)
+        self.register_buffer("anchor", torch.zeros(()), persistent=False)  # tracks .to(device)
+
+    def root(self, u: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def conditional(self, i: int, z: Tensor) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def draw(self, params: dict[str, Tensor], eps: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def noise_like(self, n: int, generator: torch.Generator | None) -> Tensor:
+        raise NotImplementedError
+
+    def sample_noise(self, n: int, generator: torch.Generator | None = None
+                     ) -> dict[str, Tensor]:
+        """{"z1": u ~ U(0,1)} and one auxiliary draw per recorded conditional, each [n, 1]."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        noise = {"z1": torch.rand(n, 1, generator=generator)}
+        noise.update({k: self.noise_like(n, generator) for k in self.names})
+        return noise
+
+    def ancestral(self, noise: dict[str, Tensor], x: Tensor | None = None,
+                  parents: dict[str, Tensor] | None = None) -> AncestralPass:
+        """Ancestral sampling with ``noise``; with ``parents``, each conditional is evaluated
+        at the given parent value (the local baseline). z_1 is shared (parameter-free)."""
+        if x is not None:
+            raise ValueError("a chain has no input variable; pass x=None")
+        _check_noise(noise, ["z1", *self.names])
+        z, prev, pass_ = self.root(noise["z1"]), "z1", AncestralPass()
+        for i, name in enumerate(self.names):
+            z_in = z if prev == "z1" else pick(z, prev, parents)
+            params = self.conditional(i, z_in)
+            role = "target" if name == "y" else "latent"
+            z = pass_.add(Conditional(name, role, self.kind, params,
+                                      self.draw(params, noise[name]),
+                                      total_count=getattr(self, "total_count", None),
+                                      parents=(prev,)))
+            prev = name
+        return pass_
+
+    @torch.no_grad()
+    def sample_output(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws of the target y, shape [n], on the model's device (for the density-ratio
+        KL)."""
+        noise = {k: v.to(self.anchor.device) for k, v in self.sample_noise(n, generator).items()}
+        return self.ancestral(noise)["y"].sample[:, 0]
+
+
+# ------------------------------------------------------------------ continuous (section 3.2)
+class GaussianChain(Chain):
+    """Gaussian conditionals; z_1 = 2u - 1 ~ U[-1, 1]."""
+
+    kind = "gaussian"
+
+    def root(self, u: Tensor) -> Tensor:
+        return 2 * u - 1
+
+    def draw(self, params: dict[str, Tensor], eps: Tensor) -> Tensor:
+        return gaussian_sample(params["mu"], params["std"], eps)
+
+    def noise_like(self, n: int, generator: torch.Generator | None) -> Tensor:
+        return torch.randn(n, 1, generator=generator)
+
+
+class GaussianChainTeacher(GaussianChain):
+    """The exact teacher: z_{i+1} | z_i ~ N(sign(z_i)|z_i|^power, std^2), std = 0.1."""
+
+    def __init__(self, layers: int, power: float = 1.1, std: float = 0.1) -> None:
+        super().__init__(layers)
+        if not std > 0:
+            raise ValueError(f"std must be > 0, got {std}")
+        self.power, self.std = power, std
+
+    def conditional(self, i: int, z: Tensor) -> dict[str, Tensor]:
+        return {"mu": power_mean(z, self.power), "std": torch.full_like(z, self.std)}
+
+
+class GaussianChainStudent(GaussianChain):
+    """Residual student: mean = z + MLP_i(z), std = exp(log_std_i), one network per layer."""
+
+    def __init__(self, layers: int, hidden: int = 16, std0: float = 0.2,
+                 zero_init: bool = True) -> None:
+        super().__init__(layers)
+        if not std0 > 0:
+            raise ValueError(f"std0 must be > 0, got {std0}")
+        self.residuals = Residuals(len(self.names), hidden, zero_init)
+        self.log_std = nn.Parameter(torch.full((len(self.names),), math.log(std0)))
+
+    def conditional(self, i: int, z: Tensor) -> dict[str, Tensor]:
+        mu = z + self.residuals(i, z)
+        return {"mu": mu, "std": self.log_std[i].exp().expand_as(mu)}
+
+
+# ------------------------------------------------------------------ binomial (section 4.1)
+class BinomialChain(Chain):
+    """Binomial conditionals B(total_count, sigmoid(logits)); z_1 = u ~ U[0, 1]."""
+
+    kind = "binomial"
+
+    def __init__(self, layers: int, total_count: int = 1000) -> None:
+        super().__init__(layers)
+        if not isinstance(total_count, int) or total_count < 1:
+            raise ValueError(f"total_count must be an int >= 1, got {total_count!r}")
+        self.total_count = total_count
+
+    def root(self, u: Tensor) -> Tensor:
+        return u
+
+    def base_logits(self, z: Tensor) -> Tensor:
+        """logit(z / total_count), the rate clamped to [P_MIN, 1 - P_MIN]."""
+        return torch.logit((z / self.total_count).clamp(P_MIN, 1 - P_MIN))
+
+    def draw(self, params: dict[str, Tensor], eps: Tensor) -> Tensor:
+        return binomial_inverse_cdf(self.total_count, torch.sigmoid(params["logits"]), eps)
+
+    def noise_like(self, n: int, generator: torch.Generator | None) -> Tensor:
+        return torch.rand(n, 1, generator=generator)
+
+
+class BinomialChainTeacher(BinomialChain):
+    """The exact teacher: z_{i+1} | z_i ~ B(1000, z_i / 1000)."""
+
+    def conditional(self, i: int, z: Tensor) -> dict[str, Tensor]:
+        return {"logits": self.base_logits(z)}
+
+
+class BinomialChainStudent(BinomialChain):
+    """Residual logits: logit(z / 1000) + MLP_i(log(1 + z)), one network per layer."""
+
+    def __init__(self, layers: int, total_count: int = 1000, hidden: int = 16,
+                 zero_init: bool = False) -> None:
+        super().__init__(layers, total_count)
+        self.residuals = Residuals(len(self.names), hidden, zero_init)
+
+    def conditional(self, i: int, z: Tensor) -> dict[str, Tensor]:
+        return {"logits": self.base_logits(z) + self.residuals(i, torch.log1p(z))}
