@@ -9,8 +9,8 @@ library trains only for keys it has not seen. Two places are searched, in order:
 
 The code version is a hash of the modules a result depends on: the experiment's entry module
 and every ``lgm`` module it imports, transitively, among the result packages (data, models,
-losses, training, metrics, experiments), parsed with ``ast``, docstrings removed. Editing prose
-or comments keeps cached results, changing code they run invalidates them, and code of
+losses, training, metrics, experiments), with docstrings, comments and blank lines removed.
+Editing prose or comments keeps cached results, changing code they run invalidates them, and code of
 another experiment (the other paper's, say) does not touch them. A corrupt entry is reported
 and recomputed, never silently used.
 """
@@ -20,8 +20,10 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import io
 import json
 import os
+import tokenize
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -39,14 +41,39 @@ NOT_RESULTS = ("experiments/report.py", "experiments/plots.py", "experiments/cac
 COMMITTED_RESULTS = REPO_ROOT / "results"
 
 
-def _strip_docstrings(tree: ast.AST) -> ast.AST:
+def _docstring_lines(tree: ast.AST) -> set[int]:
+    """Line numbers (1-based) of every module, class and function docstring."""
+    lines: set[int] = set()
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
                 and isinstance(getattr(body[0], "value", None), ast.Constant)
                 and isinstance(body[0].value.value, str)):
-            node.body = body[1:] or [ast.Pass()]
-    return tree
+            lines.update(range(body[0].lineno, body[0].end_lineno + 1))
+    return lines
+
+
+def normalised_source(source: str) -> str:
+    """``source`` without docstrings, comments, blank lines and trailing spaces.
+
+    Built from line numbers and comment tokens only, which every Python version reports the
+    same way (``ast.dump`` does not: a hash of it differed between 3.11 and 3.12), so a result
+    computed on another machine's Python is found here.
+    """
+    lines = source.splitlines()
+    drop = _docstring_lines(ast.parse(source))
+    comments: dict[int, int] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            comments[tok.start[0]] = tok.start[1]
+    kept = []
+    for number, line in enumerate(lines, start=1):
+        if number in drop:
+            continue
+        line = line[: comments.get(number, len(line))].rstrip()
+        if line:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 LIFELONG_ENTRY = "lgm.training.methods"
@@ -95,13 +122,13 @@ def code_modules(entry: str = LIFELONG_ENTRY) -> list[str]:
 @functools.lru_cache(maxsize=16)
 def code_version(entry: str = LIFELONG_ENTRY) -> str:
     """Hash of the code that determines the results of ``entry`` (a module name): the module
-    and every result module it imports, transitively (formatting, comments and docstrings
+    and every result module it imports, transitively (comments, blank lines and docstrings
     ignored). Editing code that an experiment does not import keeps its cached results."""
     package = PACKAGE
     digest = hashlib.sha256()
     for module in code_modules(entry):
-        tree = _strip_docstrings(ast.parse(_module_path(package, module).read_text()))
-        digest.update(f"{module}\n{ast.dump(tree)}".encode())
+        text = normalised_source(_module_path(package, module).read_text())
+        digest.update(f"{module}\n{text}\n".encode())
     return digest.hexdigest()[:12]
 
 
