@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 
@@ -17,3 +20,29 @@ def resolve_device(name: str = "auto") -> torch.device:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # static shapes: let cuDNN pick conv kernels
     return device
+
+
+_FLUSHING = [0]  # nesting depth of cpu_threads blocks that flush denormals
+
+
+@contextmanager
+def cpu_threads(n: int | None = 1, device: str | torch.device | None = None) -> Iterator[None]:
+    """Run a block with ``n`` CPU threads (``None``: leave the setting) and denormal floats
+    flushed to zero. Small models run faster on one thread and leave the other cores alone;
+    denormals otherwise doubled the time of a conv step. Both are restored when the block
+    ends. With ``device`` on a GPU the block runs unchanged."""
+    if device is not None and torch.device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    torch.set_flush_denormal(True)
+    _FLUSHING[0] += 1
+    try:
+        yield
+    finally:
+        _FLUSHING[0] -= 1
+        torch.set_num_threads(before)
+        if not _FLUSHING[0]:
+            torch.set_flush_denormal(False)

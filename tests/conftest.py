@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from lgm.data.tasks import Task, TaskSequence
+from lgm.device import cpu_threads
 
 os.environ.setdefault("LGM_PROGRESS", "0")
 
@@ -41,3 +42,10 @@ def tiny_tasks() -> TaskSequence:
 def _isolated_cache(tmp_path, monkeypatch):
     """Every test writes its caches under its own tmp_path."""
     monkeypatch.setenv("LGM_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def one_cpu_thread():
+    """Tiny models (RNN steps, small MLPs) run far faster on one torch thread."""
+    with cpu_threads(1):
+        yield

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lgm.data import DataNotFoundError, locate_dataset
+from lgm.data import DATASETS, DataNotFoundError, locate_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -31,9 +31,11 @@ ALL = sorted(p.stem for p in NOTEBOOKS.glob("*.py"))
 
 
 def needed_datasets(source: str) -> list[str]:
-    """Datasets named on the notebook's ``# data: a, b`` line (checked before executing)."""
+    """Datasets named on the notebook's ``# data: a, b`` line (checked before executing);
+    packaged data (Old Faithful, the Hershey fonts) and notes are not looked up."""
     found = re.search(r"^# data: (.+)$", source, re.MULTILINE)
-    return [d.strip() for d in found.group(1).split(",")] if found else []
+    names = [d.strip().split(" ")[0] for d in found.group(1).split(",")] if found else []
+    return [d for d in names if d in DATASETS]
 
 
 def _outputs(nb) -> int:

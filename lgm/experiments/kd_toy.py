@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from lgm.device import resolve_device
+from lgm.device import cpu_threads, resolve_device
 from lgm.experiments.cache import cached_call
-from lgm.metrics.density_ratio import cpu_threads, density_ratio_kl
+from lgm.metrics.density_ratio import density_ratio_kl
 from lgm.models.chains import (
     BinomialChainStudent,
     BinomialChainTeacher,

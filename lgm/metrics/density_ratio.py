@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from lgm.device import cpu_threads
 
 LOG_RATIO_CAP = 10.0  # |log r| beyond this is the polynomial extrapolating, not evidence
 Q_CAP_QUANTILE = 0.995  # Var_Q[r] uses r winsorised at this quantile of log r on P
@@ -132,18 +132,6 @@ def held_out_log_ratio(p_train: Tensor, q_train: Tensor, tests: list[Tensor], de
     prior = math.log(len(q_train) / len(p_train))
     return [((polynomial_features((t - mu) / sd, degree) - f_mu) / f_sd) @ w[:-1] + w[-1] + prior
             for t in tests]
-
-
-@contextmanager
-def cpu_threads(n: int = 1) -> Iterator[None]:
-    """Run a block with ``n`` CPU threads (tiny models and fits are slower with more threads
-    on a shared machine); the previous setting is restored."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def density_ratio_kl(p_samples: Tensor, q_samples: Tensor, *, degree: int = 4, folds: int = 5,
