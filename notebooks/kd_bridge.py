@@ -94,7 +94,7 @@ print(f"experiment {cfg.experiment}, {len(runs['lifelong'][0]['tasks'])} tasks, 
 # %% tags=["hide-input"]
 STYLE = {"lifelong": "C0", "kd (ours)": "C3", "vanilla": "0.5", "ewc": "C2", "upto": "C4",
          "full": "C5"}
-figure_path = Path(figure_dir) / "kd_bridge" / "bridge.png"
+figure_path = Path(figure_dir) / "kd_bridge.png"
 figure_path.parent.mkdir(parents=True, exist_ok=True)
 fig, ax = plt.subplots(figsize=(6.5, 4.2), constrained_layout=True)
 curves = {label: neg_elbo_curve(r) for label, r in runs.items()}

@@ -69,7 +69,7 @@ fig, axes = plt.subplots(1, 4, figsize=(16, 4.6), constrained_layout=True)
 draw_forms(axes, forms)
 for ax, letter in zip(axes, "abcd", strict=True):
     ax.set_title(f"({letter}) {ax.get_title()} form")
-figure_path = Path(figure_dir) / "kd_fig1" / "fig1.png"
+figure_path = Path(figure_dir) / "kd_fig1.png"
 figure_path.parent.mkdir(parents=True, exist_ok=True)
 fig.savefig(figure_path, dpi=120)
 plt.show()

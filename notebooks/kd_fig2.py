@@ -87,7 +87,7 @@ print(f"{len(result['runs'])} runs: depths {list(cfg.layers)}, methods {list(cfg
       f"seeds {list(cfg.seeds)}, {cfg.steps} steps of {cfg.batch} samples")
 
 # %% tags=["hide-input"]
-figure_path = Path(figure_dir) / "kd_fig2" / "fig2.png"
+figure_path = Path(figure_dir) / "kd_fig2.png"
 toy_figure(result, f"Gaussian chain, preset {preset}, {len(seeds)} seed(s)", figure_path)
 plt.show()
 

@@ -74,7 +74,7 @@ print(f"{len(result['runs'])} runs: depths {list(cfg.layers)}, methods {list(cfg
       f"seeds {list(cfg.seeds)}, {cfg.steps} steps of {cfg.batch} chains")
 
 # %% tags=["hide-input"]
-figure_path = Path(figure_dir) / "kd_fig5" / "fig5.png"
+figure_path = Path(figure_dir) / "kd_fig5.png"
 toy_figure(result, f"Binomial chain, preset {preset}, {len(seeds)} seed(s)", figure_path)
 plt.show()
 

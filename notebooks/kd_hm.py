@@ -111,7 +111,7 @@ for ax, (key, title) in zip(axes, panels, strict=True):
     ax.set_xlabel("eruption duration (min)")
 axes[0].set_ylabel("waiting time (min)")
 fig.suptitle(f"Helmholtz machine on Old Faithful, preset {preset}, seed {seeds[0]}")
-figure_path = Path(figure_dir) / "kd_hm" / "samples_kde.png"
+figure_path = Path(figure_dir) / "kd_hm_samples_kde.png"
 figure_path.parent.mkdir(parents=True, exist_ok=True)
 fig.savefig(figure_path, dpi=120)
 plt.show()
@@ -134,7 +134,7 @@ for ax, keys in ((a1, ("teacher", "scratch")), (a2, ("ours", "local"))):
     ax.legend()
 a1.set_title("wake-sleep loss")
 a2.set_title("distillation loss")
-fig.savefig(Path(figure_dir) / "kd_hm" / "training_curves.png", dpi=120)
+fig.savefig(Path(figure_dir) / "kd_hm_training_curves.png", dpi=120)
 plt.show()
 
 # %% [markdown]

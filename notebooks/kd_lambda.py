@@ -103,9 +103,9 @@ for row, against in enumerate(("data", "teacher")):
 axes[0, 0].legend()
 fig.suptitle(f"{dataset}: ours at width {cfg.lambda_width} against λ, preset {preset}, "
              f"{len(seeds)} seed(s)")
-fig_dir = Path(figure_dir) / "kd_lambda"
+fig_dir = Path(figure_dir)
 fig_dir.mkdir(parents=True, exist_ok=True)
-fig.savefig(fig_dir / f"lambda_{dataset}.png", dpi=120)
+fig.savefig(fig_dir / f"kd_lambda_{dataset}.png", dpi=120)
 plt.show()
 
 # %% [markdown]

@@ -137,7 +137,7 @@ display(Markdown(markdown_table(["input", "width h", "parameters", "ours", "pape
 # student sample is its teacher's "twin"), first seed, decoder means clipped to [0, 1].
 
 # %% tags=["hide-input"]
-fig_dir = Path(figure_dir) / "kd_table1"
+fig_dir = Path(figure_dir)
 fig_dir.mkdir(parents=True, exist_ok=True)
 
 
@@ -160,7 +160,7 @@ for ds, res in tables.items():
         ax.set_xticks([])
         ax.set_ylabel(label, rotation=0, ha="right", va="center")
     fig.suptitle(f"{ds}: samples on shared noise, preset {preset}")
-    fig.savefig(fig_dir / f"samples_{ds}.png", dpi=110)
+    fig.savefig(fig_dir / f"kd_table1_samples_{ds}.png", dpi=110)
     plt.show()
 
 # %% [markdown]

@@ -108,7 +108,7 @@ print(f"width {cfg.width}, {cfg.n_train or 'all'} training images per task, step
       f"{cfg.batch}, {cfg.n_eval} evaluation images per task, seeds {seeds}")
 
 # %% tags=["hide-input"]
-figure_path = Path(figure_dir) / "kd_table2" / "table2.png"
+figure_path = Path(figure_dir) / "kd_table2.png"
 figure_path.parent.mkdir(parents=True, exist_ok=True)
 fig, axes = plt.subplots(len(splits), 2, figsize=(12, 4.2 * len(splits)), squeeze=False,
                          gridspec_kw={"width_ratios": [1.6, 1]}, constrained_layout=True)

@@ -125,7 +125,7 @@ for r, (key, label) in enumerate(ROWS):
         draw(axes[r, c], seq)
     axes[r, 0].set_ylabel(label)
 fig.suptitle(f"VRNN strokes, preset {preset}, seed {seeds[0]}: same noise in each column")
-figure_path = Path(figure_dir) / "kd_vrnn" / "fig8_strokes.png"
+figure_path = Path(figure_dir) / "kd_vrnn_fig8_strokes.png"
 figure_path.parent.mkdir(parents=True, exist_ok=True)
 fig.savefig(figure_path, dpi=120)
 plt.show()
@@ -150,7 +150,7 @@ for ax, title in ((a1, "−ELBO per step (training)"), (a2, "distillation loss p
     ax.set_title(title)
     ax.set_xlabel("Adam step")
     ax.legend()
-fig.savefig(Path(figure_dir) / "kd_vrnn" / "training_curves.png", dpi=120)
+fig.savefig(Path(figure_dir) / "kd_vrnn_training_curves.png", dpi=120)
 plt.show()
 
 # %% [markdown]
