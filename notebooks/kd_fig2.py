@@ -70,13 +70,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from lgm.experiments.kd_toy import kl_table, run_kd_toy, toy_config, toy_figure, toy_verdicts
+from lgm.experiments.kd_toy import kl_markdown, run_kd_toy, toy_config, toy_figure
 from lgm.experiments.report import (
-    markdown_table,
     resolve_seeds,
     results_provenance,
-    save_verdicts,
-    verdict_rows,
 )
 
 started = time.perf_counter()
@@ -105,22 +102,7 @@ plt.show()
 # mean ± standard error.
 
 # %% tags=["hide-input"]
-table = kl_table(result)
-rows = [[int(n)] + [f"{table[m]['kl'][i]:.4f} ± {table[m]['se'][i]:.4f}" for m in table]
-        for i, n in enumerate(table[next(iter(table))]["layers"])]
-display(Markdown(markdown_table(["L"] + [f"{m}" for m in table], rows)
-                 + "\n\n(paper: Fig. 2 only; local grows linearly, ours increases slowly.)"))
-
-# %% [markdown]
-# ## The paper's claims, checked on these results
-#
-# Each claim is tested with the rule stated beside it, on the means and standard errors
-# above.
-
-# %% tags=["hide-input"]
-lines = toy_verdicts(result, "Fig. 2")
-save_verdicts("kd_fig2", preset, verdict_rows(lines))
-display(Markdown("\n".join(lines)))
+display(Markdown(kl_markdown(result, "Fig. 2 only; local grows linearly, ours increases slowly.")))
 
 # %% [markdown]
 # **Where ours differs from the paper, and why.** The paper does not give its training

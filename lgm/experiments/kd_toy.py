@@ -27,6 +27,7 @@ import torch
 
 from lgm.device import cpu_threads, resolve_device
 from lgm.experiments.cache import cached_call
+from lgm.experiments.report import markdown_table
 from lgm.metrics.density_ratio import density_ratio_kl
 from lgm.models.chains import (
     BinomialChainStudent,
@@ -178,6 +179,16 @@ def run_kd_toy(cfg: ToyConfig) -> dict[str, Any]:
                         run_params(cfg, layers, method, seed), one_run)
             for seed in cfg.seeds for method in cfg.methods for layers in cfg.layers]
     return {"config": cfg.to_dict(), "runs": runs}
+
+
+def kl_markdown(result: dict[str, Any], paper: str) -> str:
+    """The pages' table: KL in nats per depth and method, mean ± standard error, and a line
+    on what the paper's figure shows (``paper``)."""
+    table = kl_table(result)
+    methods = list(table)
+    rows = [[int(n)] + [f"{table[m]['kl'][i]:.4f} ± {table[m]['se'][i]:.4f}" for m in methods]
+            for i, n in enumerate(table[methods[0]]["layers"])]
+    return markdown_table(["L", *methods], rows) + f"\n\n(paper: {paper})"
 
 
 def kl_table(result: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
