@@ -49,8 +49,8 @@ from lgm.metrics.density_ratio import cpu_threads
 from lgm.metrics.elbo import negative_elbo
 from lgm.models.semi_auxiliary import AncestralPass, Conditional, pick
 from lgm.models.vae import DiscreteContinuousVAE, frozen_copy
+from lgm.progress import progress
 from lgm.provenance import provenance
-from lgm.training.progress import progress
 from lgm.training.schedule import gumbel_temperature
 
 DIRECTIONS = ("reverse", "forward")

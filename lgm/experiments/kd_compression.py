@@ -59,9 +59,9 @@ from lgm.metrics.two_sample import (
 )
 from lgm.models.ladder import TOP, LadderVAE, num_parameters
 from lgm.paths import cache_root
+from lgm.progress import progress
 from lgm.provenance import provenance
 from lgm.training.distill import distill, distillation_loss_fn
-from lgm.training.progress import progress
 
 GROUP = "kd_compression"
 METHODS = ("ours", "local", "scratch")

@@ -41,6 +41,8 @@ from lgm.models.semi_auxiliary import (
     Conditional,
     SemiAuxiliaryDGM,
     check_same_layout,
+    gaussian_kl,
+    gaussian_w2,
 )
 
 MEASURES = ("kl", "w2")
@@ -53,17 +55,6 @@ def _reduce(d: Tensor, reduction: str) -> Tensor:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     d = d.reshape(d.shape[0], -1)
     return d.sum(1) if reduction == "sum" else d.mean(1)
-
-
-def gaussian_kl(mu_t: Tensor, std_t: Tensor, mu_s: Tensor, std_s: Tensor) -> Tensor:
-    """Elementwise KL(N(mu_t, std_t^2) || N(mu_s, std_s^2))."""
-    return (torch.log(std_s / std_t) + (std_t.pow(2) + (mu_t - mu_s).pow(2))
-            / (2 * std_s.pow(2)) - 0.5)
-
-
-def gaussian_w2(mu_t: Tensor, std_t: Tensor, mu_s: Tensor, std_s: Tensor) -> Tensor:
-    """Elementwise squared 2-Wasserstein distance between 1-d Gaussians."""
-    return (mu_t - mu_s).pow(2) + (std_t - std_s).pow(2)
 
 
 def divergence(t: Conditional, s: Conditional, measure: str = "kl",

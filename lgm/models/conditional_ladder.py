@@ -32,7 +32,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lgm.losses.distillation import gaussian_kl
 from lgm.models.ladder import (
     LATENT_NAMES,
     TARGET,
@@ -42,7 +41,7 @@ from lgm.models.ladder import (
     gaussian_params,
     precision_weighted,
 )
-from lgm.models.semi_auxiliary import AncestralPass, Conditional, gaussian_sample, pick
+from lgm.models.semi_auxiliary import AncestralPass, Conditional, gaussian_kl, gaussian_sample, pick
 
 
 class ConditionalLadderVAE(nn.Module):

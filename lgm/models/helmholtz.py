@@ -49,7 +49,7 @@ from lgm.models.semi_auxiliary import (
     gaussian_sample,
     pick,
 )
-from lgm.training.progress import progress
+from lgm.progress import progress
 
 LATENT_DIM = 2
 Y_STD = 0.5

@@ -41,8 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lgm.losses.distillation import gaussian_kl
-from lgm.models.semi_auxiliary import AncestralPass, Conditional, gaussian_sample, pick
+from lgm.models.semi_auxiliary import AncestralPass, Conditional, gaussian_kl, gaussian_sample, pick
 
 LATENT_NAMES = ("z1", "z2", "z3", "z4", "z5")
 TOP = "z5"

@@ -170,3 +170,14 @@ def check_same_layout(teacher: AncestralPass, student: AncestralPass) -> None:
         if t.sample.shape != s.sample.shape:
             raise ValueError(f"conditional {t.name!r}: teacher sample shape "
                              f"{tuple(t.sample.shape)} != student {tuple(s.sample.shape)}")
+
+
+def gaussian_kl(mu_t: Tensor, std_t: Tensor, mu_s: Tensor, std_s: Tensor) -> Tensor:
+    """Elementwise KL(N(mu_t, std_t^2) || N(mu_s, std_s^2))."""
+    return (torch.log(std_s / std_t) + (std_t.pow(2) + (mu_t - mu_s).pow(2))
+            / (2 * std_s.pow(2)) - 0.5)
+
+
+def gaussian_w2(mu_t: Tensor, std_t: Tensor, mu_s: Tensor, std_s: Tensor) -> Tensor:
+    """Elementwise squared 2-Wasserstein distance between 1-d Gaussians."""
+    return (mu_t - mu_s).pow(2) + (std_t - std_s).pow(2)

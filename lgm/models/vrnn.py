@@ -46,15 +46,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lgm.losses.distillation import gaussian_kl
 from lgm.models.semi_auxiliary import (
     AncestralPass,
     Conditional,
     bernoulli_sample,
+    gaussian_kl,
     gaussian_sample,
     pick,
 )
-from lgm.training.progress import progress
+from lgm.progress import progress
 
 X_DIM = 3  # pen-up bit, dx, dy
 MIN_STD = 1e-4

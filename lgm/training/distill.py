@@ -37,7 +37,7 @@ from lgm.losses.distillation import (
     target_free_loss,
 )
 from lgm.models.semi_auxiliary import SemiAuxiliaryDGM
-from lgm.training.progress import progress
+from lgm.progress import progress
 
 METHODS = ("ours", "local")
 

@@ -36,8 +36,8 @@ from torch import Tensor
 from lgm.experiments.config import RunConfig
 from lgm.metrics.elbo import stacked_negative_elbo
 from lgm.models.vae import DiscreteContinuousVAE
+from lgm.progress import progress
 from lgm.training.objective import TERMS, StepNoise, StudentObjective
-from lgm.training.progress import progress
 from lgm.training.schedule import gumbel_temperature
 
 

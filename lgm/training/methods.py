@@ -43,11 +43,11 @@ from lgm.metrics.visuals import final_visuals, samples_per_code
 from lgm.models.stacked import seed_generators
 from lgm.models.vae import DiscreteContinuousVAE, frozen_copy
 from lgm.paths import cache_root
+from lgm.progress import progress
 from lgm.provenance import provenance
 from lgm.training.checkpoint import load_checkpoint, save_checkpoint
 from lgm.training.loop import task_generators, train_task
 from lgm.training.objective import StudentObjective, Teacher
-from lgm.training.progress import progress
 from lgm.training.replay import replay, replay_count
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation noise never shares a stream with training noise
