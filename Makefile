@@ -4,10 +4,12 @@
 #   make book [PRESET=quick]          execute every notebooks/*.py, then build the HTML book
 #   make figure NB=table741 PRESET=paper [DEVICE=cuda]
 #                                     execute one notebook into book/notebooks/ (no book build)
-#   make lint | bench | clean
+#   make lint | bench | clean | browser-deps
 #
-# Every target that runs Python creates (or reuses) the virtualenv $(VENV); it is
-# rebuilt when requirements.lock or pyproject.toml changes.
+# Every target that runs Python creates (or reuses) the virtualenv $(VENV); a virtualenv this
+# checkout created (marked by $(VENV)/.lgm-owner) is updated when requirements.lock or
+# pyproject.toml changes. Another one (VENV=<path>) is never written to: make only checks
+# that it imports lgm.
 
 VENV    ?= .venv
 PYTHON  ?= python3
@@ -24,28 +26,66 @@ LINT_PATHS := $(wildcard lgm tests benchmarks notebooks scripts)
 NOTEBOOKS  := $(filter-out notebooks/summary.py,$(sort $(wildcard notebooks/*.py))) \
               $(wildcard notebooks/summary.py)
 
-.PHONY: all venv test lint book notebooks figure bench clean help
+OWNER   := $(VENV)/.lgm-owner
+# This checkout's own ./.venv is always ours (also one made before .lgm-owner existed).
+OWN_DEFAULT := $(if $(filter $(abspath $(VENV)),$(CURDIR)/.venv),yes)
+
+# `make figure` checks NB before anything is built.
+ifneq ($(filter figure,$(MAKECMDGOALS)),)
+  ifeq ($(NB),)
+    $(error usage: make figure NB=<name> [PRESET=paper] [DEVICE=cuda]; names: $(basename $(notdir $(wildcard notebooks/*.py))))
+  endif
+  ifeq ($(wildcard notebooks/$(NB).py),)
+    $(error no such notebook: notebooks/$(NB).py; names: $(basename $(notdir $(wildcard notebooks/*.py))))
+  endif
+endif
+
+# The browser test (tests/test_book_browser.py) drives Debian's chromium + chromedriver.
+HAVE_BROWSER := $(and $(shell command -v chromium 2>/dev/null),$(shell command -v chromedriver 2>/dev/null))
+
+.PHONY: all venv test lint book notebooks figure bench clean help browser-deps
 
 all: test
 
 help:
-	@sed -n '1,12p' Makefile
+	@sed -n '1,14p' Makefile
 
 # ---------------------------------------------------------------- environment
 $(STAMP): requirements.lock pyproject.toml
-	@echo ">>> creating/updating virtualenv $(VENV) from requirements.lock"
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -r requirements.lock
-	$(VENV)/bin/pip install --no-deps -e .
-	@touch $@
+	@if [ -x $(PY) ] && [ -z "$(OWN_DEFAULT)" ] && [ "$$(cat $(OWNER) 2>/dev/null)" != "$(CURDIR)" ]; then \
+	  if $(PY) -c "import lgm, torch, jupytext, papermill, pytest" 2>/dev/null; then \
+	    echo ">>> using $(VENV) as it is (this checkout did not create it, so make installs nothing there)"; \
+	    exit 0; fi; \
+	  echo "error: $(VENV) cannot import lgm (or torch, jupytext, papermill, pytest) and this checkout did not create it: run '$(VENV)/bin/pip install -r requirements.lock && $(VENV)/bin/pip install --no-deps -e $(CURDIR)' yourself, or leave out VENV= to use ./.venv" >&2; \
+	  exit 1; fi; \
+	echo ">>> creating/updating virtualenv $(VENV) from requirements.lock"; \
+	set -e; \
+	test -x $(PY) || $(PYTHON) -m venv $(VENV); \
+	echo "$(CURDIR)" > $(OWNER); \
+	$(VENV)/bin/pip install -r requirements.lock; \
+	$(VENV)/bin/pip install --no-deps -e .; \
+	touch $@
 
 venv: $(STAMP)
+
+# Debian's chromium and chromium-driver for the browser test: installed with apt-get when
+# absent and this is root (CI: a fresh machine); otherwise one line on how to get them
+# (the browser test then skips, except on CI where it fails).
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo ">>> installing chromium and chromium-driver (apt-get) for the browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends chromium chromium-driver >/dev/null; \
+	else \
+	  echo "note: chromium/chromedriver not found, the browser test will skip; install them with: sudo apt-get install chromium chromium-driver"; \
+	fi
 
 # ---------------------------------------------------------------- checks
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 
-test: lint
+test: lint $(if $(HAVE_BROWSER),,browser-deps)
 	$(PY) -m pytest
 
 bench: $(STAMP)
@@ -70,8 +110,6 @@ book: notebooks
 	@echo ">>> book: $(CURDIR)/_build/html/index.html"
 
 figure: $(STAMP)
-	@test -n "$(NB)" || { echo "usage: make figure NB=<name> [PRESET=paper] [DEVICE=cuda]" >&2; exit 2; }
-	@test -f notebooks/$(NB).py || { echo "no such notebook: notebooks/$(NB).py" >&2; exit 2; }
 	$(RENDER) notebooks/$(NB).py
 
 clean:
