@@ -1,0 +1,149 @@
+"""The book's shared figures: per-task curves, Figure 3's layout, image tilers, and every
+figure saved with its data (PNG + CSV side by side, the CSV downloadable from the page)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lgm.report.tables import band, series
+
+METHOD_STYLE = {"lifelong": ("C0", "-"), "ewc": ("C3", "-"), "vanilla": ("C2", "--"),
+                "full": ("0.3", ":"), "upto": ("C1", ":")}
+DPI = 150
+#: CSVs larger than this are saved but not embedded in the page.
+EMBED_LIMIT = 1_500_000
+
+
+def curve_with_band(ax: Any, results: list[dict[str, Any]], key: str, *, label: str,
+                    color: str | None = None, ls: str | None = None) -> np.ndarray:
+    """Plot metric ``key`` per task (x = 1..T) of ``results``; returns x.
+
+    The style of a method name comes from :data:`METHOD_STYLE` unless given.
+    """
+    default_color, default_ls = METHOD_STYLE.get(label, (None, "-"))
+    color, ls = color or default_color, ls or default_ls
+    mean, std = band(series(results, key))
+    x = np.arange(1, len(mean) + 1)
+    ax.plot(x, mean, ls, color=color, marker="o", ms=3.5, label=label)
+    ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.18, lw=0)
+    return x
+
+
+def finish_axis(ax: Any, title: str, xlabel: str, x: np.ndarray) -> None:
+    """Title, x label, one tick per task, grid and legend: every per-task panel's frame."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_xticks(x if len(x) <= 10 else x[::2])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+
+
+def per_task_table(results: Mapping[str, list[dict[str, Any]]],
+                   keys: Sequence[str]) -> dict[str, list[Any]]:
+    """The data of a per-task figure as columns: method, task, and mean/std of each key."""
+    cols: dict[str, list[Any]] = {"method": [], "task": []}
+    for key in keys:
+        cols[f"{key}_mean"], cols[f"{key}_std"] = [], []
+    for method, runs in results.items():
+        stats = {key: band(series(runs, key)) for key in keys}
+        n = len(next(iter(stats.values()))[0])
+        for t in range(n):
+            cols["method"].append(method)
+            cols["task"].append(t + 1)
+            for key in keys:
+                cols[f"{key}_mean"].append(float(stats[key][0][t]))
+                cols[f"{key}_std"].append(float(stats[key][1][t]))
+    return cols
+
+
+def sequential_figure(results: dict[str, list[dict[str, Any]]], methods: list[str], *,
+                      max_epochs: int, xlabel: str, title: str, path: Path) -> Any:
+    """Figure 3's layout: (a) -ELBO, (b) log-Fréchet per task for ``methods``, (c) epochs to
+    early stopping for lifelong and EWC; saved to ``path`` with its data as CSV beside it."""
+    import matplotlib.pyplot as plt
+
+    panels = [("neg_elbo", "(a) negative test ELBO", methods),
+              ("log_frechet", "(b) log-Fréchet distance", methods),
+              ("epochs", "(c) epochs to early stopping",
+               [m for m in methods if m in ("lifelong", "ewc")])]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
+    for ax, (key, panel_title, shown) in zip(axes, panels, strict=True):
+        for m in shown:
+            x = curve_with_band(ax, results[m], key, label=m)
+        finish_axis(ax, panel_title, xlabel, x)
+    axes[2].axhline(max_epochs, color="0.5", lw=0.8, ls="--")
+    axes[2].annotate(f"max_epochs = {max_epochs}", (1, max_epochs), xytext=(2, -10),
+                     textcoords="offset points", fontsize=9, color="0.4")
+    fig.suptitle(title)
+    save_figure(fig, path, per_task_table({m: results[m] for m in methods},
+                                          ["neg_elbo", "log_frechet", "epochs"]))
+    return fig
+
+
+# ------------------------------------------------------------------------------ image tilers
+def tile(images: np.ndarray) -> np.ndarray:
+    """``[R, K, C, H, W]`` uint8 -> one ``[R*H, K*W]`` (grey) or ``[R*H, K*W, 3]`` image."""
+    r, k, c, h, w = images.shape
+    out = images.transpose(0, 3, 1, 4, 2).reshape(r * h, k * w, c)
+    return out[..., 0] if c == 1 else out
+
+
+def image_row(grid: np.ndarray) -> np.ndarray:
+    """``[n, C, H, W]`` uint8 -> one ``[H, n*W, 3]`` RGB strip (grey images repeated)."""
+    grid = grid if grid.shape[1] == 3 else np.repeat(grid, 3, axis=1)
+    return np.concatenate(list(grid.transpose(0, 2, 3, 1)), axis=1)
+
+
+# ------------------------------------------------------------------------- figures with data
+def write_csv(path: Path, columns: Mapping[str, Sequence[Any]]) -> Path:
+    """Columns of equal length as a CSV file (a clear error naming a short column)."""
+    lengths = {name: len(values) for name, values in columns.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"CSV columns of unequal length: {lengths}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(list(columns))
+        for row in zip(*columns.values(), strict=True):
+            writer.writerow([f"{v:.6g}" if isinstance(v, float | np.floating) else v
+                             for v in row])
+    return path
+
+
+def download_link(path: Path, label: str | None = None) -> str:
+    """An HTML link that downloads the file from the page itself (a data URI: it works from
+    ``file://`` and needs no copy in the built book); too large a file is only named."""
+    data = path.read_bytes()
+    label = label or f"Download the data of this figure ({path.name})"
+    if len(data) > EMBED_LIMIT:
+        return f"<p>Data of this figure: <code>{path.name}</code> (too large to embed).</p>"
+    b64 = base64.b64encode(data).decode()
+    return (f'<p><a download="{path.name}" href="data:text/csv;base64,{b64}">'
+            f"⬇ {label}</a></p>")
+
+
+def save_figure(fig: Any, path: Path, data: Mapping[str, Sequence[Any]] | None = None) -> Path:
+    """Save ``fig`` as PNG at :data:`DPI` and its ``data`` as a CSV of the same stem beside
+    it; returns the CSV path (or the PNG's when there is no data)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    if data is None:
+        return path
+    return write_csv(path.with_suffix(".csv"), data)
+
+
+def csv_text(columns: Mapping[str, Sequence[Any]]) -> str:
+    """The CSV of ``columns`` as text (for tests and small tables)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(list(columns))
+    writer.writerows(zip(*columns.values(), strict=True))
+    return buf.getvalue()

@@ -1,0 +1,199 @@
+"""A page's scaffolding, written once: the header at the top, the verdicts, and at the bottom
+the provenance and a "Rerun this page" box.
+
+A notebook reads::
+
+    page = begin("fig3", preset=preset, seeds=seeds, device=device, data_root=data_root,
+                 figure_dir=figure_dir)          # header: preset, caveat, seeds, device
+    ...                                           # runs, figures: page.figure(fig, "fig3", data)
+    page.check("lifelong beats EWC", ok, ours, rule="...")   # or page.add(claims)
+    page.show_claims()                            # the verdict table (anchor #verdicts)
+    page.end(results)                             # provenance, rerun box, verdicts recorded
+
+Everything is also available as functions returning HTML (``header_html``, ``rerun_html``,
+``claims_html``) so that it can be tested without a notebook.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lgm.report import claims as claims_mod
+from lgm.report.claims import ANCHOR, Claim, Kind, status_of
+from lgm.report.figures import download_link, save_figure
+from lgm.report.pages import info
+from lgm.report.runs import relative_data, results_provenance
+from lgm.report.tables import html_table
+
+CAVEATS: dict[str, str] = {
+    "smoke": "seconds of training, for the tests: the numbers mean nothing.",
+    "quick": "a CPU budget far below the paper's (less data, few epochs, one seed): the page "
+             "shows trends, not the paper's numbers. A claim whose model is not trained at "
+             "this budget is marked <i>cannot be tested at this budget</i>, never "
+             "<i>does not hold</i>.",
+    "paper": "the paper's settings (meant for a GPU).",
+    "custom": "settings of your own: compare with the paper only with care.",
+}
+STATUS_COLOURS = {"holds": "#1a7f37", "does not hold": "#cf222e",
+                  "cannot be tested at this budget": "#9a6700", "no verdict recorded": "#57606a"}
+_BOX = ("border:1px solid {c};border-left:6px solid {c};border-radius:4px;padding:0.6em 1em;"
+        "margin:0.5em 0 1em 0;")
+
+
+def status_badge(status: str) -> str:
+    """A status as a coloured label (HTML)."""
+    colour = STATUS_COLOURS.get(status, "#57606a")
+    return f'<b style="color:{colour}">{html.escape(status)}</b>'
+
+
+def header_html(name: str, preset: str, seeds: Sequence[int], device: str,
+                caveat: str = "") -> str:
+    """The box at the top of a page: the preset it shows and why it matters, seeds, device."""
+    text = CAVEATS.get(preset, "")
+    extra = f" {html.escape(caveat)}" if caveat else ""
+    return (f'<div class="lgm-page-header" style="{_BOX.format(c="#0969da")}">'
+            f"<b>This page shows the <code>{html.escape(preset)}</code> preset</b>: {text}{extra}"
+            f"<br>seeds {list(seeds)} · device <code>{html.escape(device)}</code> · page "
+            f"<code>notebooks/{html.escape(name)}.py</code> · how to rerun it, and with what "
+            f"to experiment: the box at the bottom.</div>")
+
+
+def rerun_html(name: str, preset: str, *, page_s: float | None = None,
+               compute_s: float | None = None, devices: Sequence[str] = ()) -> str:
+    """The "Rerun this page" box: exact commands, their measured times, and the parameters
+    worth changing (from :data:`lgm.report.pages.PAGES`)."""
+    entry = info(name)
+    quick = f"make figure NB={name} PRESET=quick"
+    paper = f"make figure NB={name} PRESET=paper DEVICE=cuda"
+    if preset == "quick" and page_s is not None:
+        measured = f"this build: {page_s:.0f} s for the page"
+        if compute_s is not None:
+            measured += (f"; the runs it shows took {compute_s:.0f} s of compute when they were "
+                         f"made ({html.escape(', '.join(devices) or 'cpu')})")
+    else:
+        known = claims_mod.wall_time(name, "quick")
+        measured = (f"last recorded quick build of this page: {known:.0f} s" if known
+                    else "time not recorded yet on this machine")
+    gpu = html.escape(entry.paper_gpu) if entry.paper_gpu else "GPU time not measured yet"
+    if entry.paper_note:
+        gpu += f"; {html.escape(entry.paper_note)}"
+    knobs = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>"
+                    for k, v in entry.knobs)
+    knob_text = (f"<p>Worth changing (in the parameters cell of <code>notebooks/{name}.py"
+                 f"</code>, then rerun):</p><ul>{knobs}</ul>" if knobs else "")
+    return (f'<div class="lgm-rerun" style="{_BOX.format(c="#8250df")}">'
+            f"<p><b>Rerun this page</b> (from the repository root; caches make a rerun fast)</p>"
+            f"<ul><li>CPU, 2 cores: <code>{quick}</code> ({measured})</li>"
+            f"<li>the paper's settings, on a GPU: <code>{paper}</code> ({gpu})</li></ul>"
+            f"{knob_text}</div>")
+
+
+def claims_html(claims: Sequence[Claim]) -> str:
+    """A page's verdict table, anchored at ``#verdicts`` for the summary's links."""
+    rows = [[html.escape(c.text), html.escape(c.kind), html.escape(c.paper_value or "–"),
+             html.escape(c.ours), status_badge(c.status)] for c in claims]
+    table = html_table(["claim", "kind", "paper", "ours (rule)", "verdict"], rows,
+                       raw_columns=(0, 1, 2, 3, 4))
+    return f'<div id="{ANCHOR}">{table}</div>'
+
+
+def _display_html(text: str) -> None:
+    from IPython.display import HTML, display
+
+    display(HTML(text))
+
+
+@dataclass
+class Page:
+    """One executing page: its settings, the claims it checks, the files it writes."""
+
+    name: str
+    preset: str
+    seeds: list[int]
+    device: str
+    data_root: str | None = None
+    figure_dir: Path = Path("build/figures")
+    started: float = field(default_factory=time.perf_counter)
+    claims: list[Claim] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    # ------------------------------------------------------------------------------ figures
+    def figure(self, fig: Any, stem: str, data: Mapping[str, Sequence[Any]] | None = None,
+               *, show: bool = True) -> Path:
+        """Save ``fig`` as ``<figure_dir>/<stem>.png`` (and its data as ``<stem>.csv``), show
+        it, and put the CSV's download link under it."""
+        png = Path(self.figure_dir) / f"{stem}.png"
+        out = save_figure(fig, png, data)
+        self.files.append(png)
+        if show:
+            import matplotlib.pyplot as plt
+
+            plt.show()
+        if data is not None:
+            self.files.append(out)
+            _display_html(download_link(out))
+        return png
+
+    # ------------------------------------------------------------------------------- claims
+    def check(self, text: str, ok: bool, ours: str, *, rule: str = "",
+              untestable: str | None = None, kind: Kind = "claim",
+              paper_value: str = "") -> Claim:
+        """Record one check: ``ok`` under ``rule``, unless ``untestable`` says why the model
+        is not trained at this budget (then ``ours`` states that reason too)."""
+        detail = ours + (f" ({rule})" if rule else "")
+        if untestable:
+            detail = f"{untestable}. {detail}"
+        claim = Claim(page=self.name, preset=self.preset, text=text, kind=kind,
+                      paper_value=paper_value, ours=detail, status=status_of(ok, untestable))
+        self.claims.append(claim)
+        return claim
+
+    def add(self, claims: Iterable[Claim]) -> None:
+        """Record claims built elsewhere (e.g. by :mod:`lgm.report.lifelong`)."""
+        for c in claims:
+            if (c.page, c.preset) != (self.name, self.preset):
+                c = c.model_copy(update={"page": self.name, "preset": self.preset})
+            self.claims.append(c)
+
+    def show_claims(self, note: str = "") -> None:
+        """Display the verdict table (and a note under it)."""
+        _display_html(claims_html(self.claims) + (f"<p>{html.escape(note)}</p>" if note else ""))
+
+    # ------------------------------------------------------------------------------- ending
+    def end(self, results: Iterable[dict[str, Any]] = (), *, extra: str = "",
+            provenance: str | None = None) -> None:
+        """Record the verdicts (or "no verdict recorded"), then show the provenance (data paths
+        relative to the data root) and the "Rerun this page" box."""
+        from IPython.display import Markdown, display
+
+        results = list(results)
+        page_s = time.perf_counter() - self.started
+        claims_mod.record(self.name, self.preset, self.claims, wall_s=round(page_s, 1))
+        files = ", ".join(f"`{p.name}`" for p in self.files)
+        extra = "; ".join(x for x in (extra, f"files in `{self.figure_dir}`: {files}"
+                                      if files else "") if x)
+        text = provenance if provenance is not None else results_provenance(
+            results, self.preset, self.seeds, self.started, extra)
+        display(Markdown("## Provenance\n\n" + relative_data(text)))
+        compute = sum(r["provenance"]["wall_s"] for r in results) if results else None
+        devices = sorted({r["provenance"]["device"] for r in results})
+        _display_html(rerun_html(self.name, self.preset, page_s=page_s, compute_s=compute,
+                                 devices=devices))
+
+
+def begin(name: str, *, preset: str, seeds: Sequence[int], device: str,
+          data_root: str | None = None, figure_dir: str | Path = "build/figures",
+          caveat: str = "", show: bool = True) -> Page:
+    """Start page ``name``: show its header (preset and caveat, seeds, device) at the top,
+    and return the :class:`Page` that records its figures and claims."""
+    info(name)  # an unknown page is an error before any compute
+    page = Page(name, preset, list(seeds), device, data_root, Path(figure_dir))
+    page.figure_dir.mkdir(parents=True, exist_ok=True)
+    if show:
+        _display_html(header_html(name, preset, page.seeds, device, caveat))
+    return page

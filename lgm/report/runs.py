@@ -1,0 +1,168 @@
+"""A page's runs through the result cache: seeds, failures, provenance.
+
+Pages ask the cache for results (``lgm.experiments.cache``); this module gathers them, keeps
+the runs that diverged apart, and states where the numbers come from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lgm.experiments import cache
+from lgm.experiments.cache import cached_run, cached_runs
+from lgm.experiments.config import RunConfig
+from lgm.experiments.presets import PRESET_VALUES
+from lgm.paths import REPO_ROOT
+from lgm.provenance import git_commit
+from lgm.training.loop import NonFiniteLossError
+
+PAPER_SEEDS = [0, 1, 2, 3, 4]
+
+
+def resolve_seeds(preset: str, seeds: Iterable[int]) -> list[int]:
+    """The paper's five seeds at the paper preset (unless others are given), one at smoke."""
+    seeds = [int(s) for s in seeds]
+    if preset == "paper" and seeds == [0]:
+        return list(PAPER_SEEDS)
+    if preset == "smoke":
+        return seeds[:1]
+    return seeds
+
+
+@dataclass
+class Runs:
+    """Results of a page's runs, by label, with the failures and the page's start time."""
+
+    results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    failed: list[tuple[str, int, str]] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    def all(self) -> list[dict[str, Any]]:
+        return [r for runs in self.results.values() for r in runs]
+
+
+def run_all(configs: dict[str, list[RunConfig]], runs: Runs | None = None) -> Runs:
+    """``cached_runs`` every label's configs (its seeds train as one stacked model), printing
+    per run whether it was cached or computed.
+
+    A run whose loss diverged is recorded in ``runs.failed`` (a result too, shown on the
+    page) instead of stopping the page: when a stack diverges its seeds are re-run one by one,
+    so the others still count. Any other error stops the page.
+    """
+    runs = runs or Runs()
+    for label, cfgs in configs.items():
+        t0 = time.perf_counter()
+        try:
+            results = cached_runs(cfgs)
+        except NonFiniteLossError:
+            results = []
+            for cfg in cfgs:
+                try:
+                    results.append(cached_run(cfg))
+                except NonFiniteLossError as err:
+                    runs.failed.append((label, cfg.seed, str(err)))
+                    print(f"{label:>14} seed {cfg.seed}: FAILED: {err}")
+        took = time.perf_counter() - t0
+        for result in results:
+            seed, wall = result["config"]["seed"], result["provenance"]["wall_s"]
+            print(f"{label:>14} seed {seed}: {result['cache']:<8} (run {wall:.1f} s)", flush=True)
+            runs.results.setdefault(label, []).append(result)
+        print(f"{label:>14}: {len(results)} run(s) in {took:.1f} s", flush=True)
+    return runs
+
+
+def failures_markdown(runs: Runs) -> str:
+    """The page's warning about runs whose loss diverged ("" when none did)."""
+    if not runs.failed:
+        return ""
+    return ("**Warning: runs that diverged, left out of the figures and tables:**\n\n"
+            + "\n".join(f"- {label}, seed {seed}: {err}" for label, seed, err in runs.failed))
+
+
+def surviving(runs: Runs, labels: list[str]) -> list[str]:
+    """The labels that have at least one result; an error if none has (nothing to show)."""
+    kept = [label for label in labels if label in runs.results]
+    if not kept:
+        raise RuntimeError("every run failed; nothing to plot")
+    return kept
+
+
+def preset_limits(preset: str, n_seeds: int) -> str:
+    """One sentence on what a lifelong preset computes, and a warning when it is not the
+    paper's."""
+    v = PRESET_VALUES[preset]
+    text = (f"Preset `{preset}`: {v.get('max_per_task') or 'all'} training images per task, at "
+            f"most {v['max_epochs']} epochs (patience {v['patience']}), Fréchet distance on "
+            f"{v['frechet_samples']} samples with a classifier trained "
+            f"{v['classifier_epochs']} epoch(s), {n_seeds} seed(s).")
+    if preset != "paper":
+        text += (" Far smaller than the paper's (all data, up to 200 epochs, five seeds): "
+                 "the values show trends at this budget, not a test of the paper's numbers.")
+    return text
+
+
+def data_roots(data_root: str | os.PathLike | None = None) -> list[Path]:
+    """Folders that data paths are shown relative to, most specific first."""
+    roots = [data_root, os.environ.get("LGM_DATA"), REPO_ROOT / "data",
+             REPO_ROOT.parent / "shared" / "data", REPO_ROOT / ".gpu-data", REPO_ROOT]
+    return [Path(r).resolve() for r in roots if r]
+
+
+_ABSOLUTE = re.compile(r"(?<![\w.])/[^\s,;:)]+")
+
+
+def relative_data(text: str, roots: Sequence[Path] | None = None) -> str:
+    """``text`` with every absolute path shown relative to the data root it lies in
+    (``<data>/FashionMNIST/raw/...``), or by its last three parts, so that a page does not
+    print the build machine's folders."""
+    roots = data_roots() if roots is None else roots
+
+    def short(match: re.Match[str]) -> str:
+        path = Path(match.group(0))
+        for root in roots:
+            try:
+                return "<data>/" + path.relative_to(root).as_posix()
+            except ValueError:
+                continue
+        return "…/" + "/".join(path.parts[-3:])
+
+    return _ABSOLUTE.sub(short, text)
+
+
+def _code_version() -> str:
+    """"code version X · " where the cache still names one ("" once it does not)."""
+    version = getattr(cache, "code_version", None)
+    return f"code version {version()} · " if callable(version) else ""
+
+
+def provenance_markdown(runs: Runs, preset: str, seeds: list[int], extra: str = "") -> str:
+    """The page's provenance line: preset, seeds, device, commits, code version, times, data."""
+    if runs.failed:
+        extra = f"**{len(runs.failed)} run(s) diverged** (listed above)" + (
+            f" · {extra}" if extra else "")
+    return results_provenance(runs.all(), preset, seeds, runs.started, extra)
+
+
+def results_provenance(results: list[dict[str, Any]], preset: str, seeds: list[int],
+                       started: float, extra: str = "") -> str:
+    """Provenance line for any cached results (``cached_run`` or ``cached_call``) of a page
+    that started at ``time.perf_counter()`` = ``started``; data paths relative to the data
+    root."""
+    devices = sorted({r["provenance"]["device"] for r in results}) or ["–"]
+    commits = sorted({r["provenance"]["git_commit"] for r in results}) or ["–"]
+    hits = sum(r.get("cache") == "hit" for r in results)
+    run_wall = sum(r["provenance"]["wall_s"] for r in results)
+    sources = sorted({relative_data(str(r["data"])) for r in results if r.get("data")})
+    text = (f"preset `{preset}` · seeds {seeds} · device {', '.join(devices)} · "
+            f"commit {git_commit()} (results made at {', '.join(commits)}) · "
+            f"{_code_version()}{len(results)} runs ({hits} from the cache), summed run wall "
+            f"time {run_wall:.1f} s · this page {time.perf_counter() - started:.1f} s")
+    if extra:
+        text += f" · {extra}"
+    return text + ("\n\ndata: " + "; ".join(sources) if sources else "")
