@@ -73,23 +73,59 @@ def execute(name: str, folder: Path) -> tuple[Path | None, str]:
     return out, ""
 
 
+_SESSION: dict[str, object] = {}  # built once per test session, shared with other modules
+
+
+def smoke_book_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """Every notebook executed once at the smoke preset, in the order `make book` uses
+    (summary last), sharing one result cache, as the book build does. Memoised for the
+    session, so that tests/test_book_browser.py reuses the same pages."""
+    if "smoke_book" not in _SESSION:
+        folder = tmp_path_factory.mktemp("smoke_book")
+        order = [n for n in ALL if n != "summary"] + [n for n in ALL if n == "summary"]
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("LGM_CACHE", str(folder / "cache"))
+            mp.setenv("LGM_PROGRESS", "0")
+            # As scripts/render_notebook.py: the kernel imports lgm from the checkout, and
+            # this environment's python3 kernelspec comes first.
+            mp.setenv("PYTHONPATH", os.pathsep.join(
+                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
+            mp.setenv("JUPYTER_PATH", os.pathsep.join(
+                p for p in (str(Path(sys.prefix) / "share" / "jupyter"),
+                            os.environ.get("JUPYTER_PATH", "")) if p))
+            _SESSION["smoke_book"] = (folder, {name: execute(name, folder) for name in order})
+    return _SESSION["smoke_book"]  # type: ignore[return-value]
+
+
+def built_book_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path | None, str]:
+    """The Jupyter Book built (warnings as errors) from the smoke-executed pages: (the
+    source folder holding ``_build/html``, "") or (None, why it could not be built)."""
+    if "built_book" not in _SESSION:
+        folder, executed = smoke_book_once(tmp_path_factory)
+        missing = [why for out, why in executed.values() if out is None]
+        if missing:
+            _SESSION["built_book"] = (None, "; ".join(missing))
+            return _SESSION["built_book"]  # type: ignore[return-value]
+        src = tmp_path_factory.mktemp("book_source")
+        for item in ("_config.yml", "_toc.yml", "_vendor", "book"):
+            (shutil.copytree if (ROOT / item).is_dir() else shutil.copy)(ROOT / item, src / item)
+        pages = src / "book" / "notebooks"
+        shutil.rmtree(pages, ignore_errors=True)
+        pages.mkdir()
+        for out, _ in executed.values():
+            shutil.copy(out, pages / out.name)
+        jb = Path(sys.executable).parent / "jupyter-book"
+        proc = subprocess.run([str(jb), "build", str(src), "-W", "-n", "--keep-going"],
+                              capture_output=True, text=True, timeout=600)
+        _SESSION["built_book"] = ((src, "") if proc.returncode == 0 else
+                                  (None, "jupyter-book build failed:\n" + proc.stdout[-3000:]
+                                   + proc.stderr[-3000:]))
+    return _SESSION["built_book"]  # type: ignore[return-value]
+
+
 @pytest.fixture(scope="session")
 def smoke_book(tmp_path_factory):
-    """Every notebook executed once at the smoke preset, in the order `make book` uses
-    (summary last), sharing one result cache, as the book build does."""
-    folder = tmp_path_factory.mktemp("smoke_book")
-    order = [n for n in ALL if n != "summary"] + [n for n in ALL if n == "summary"]
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LGM_CACHE", str(folder / "cache"))
-        mp.setenv("LGM_PROGRESS", "0")
-        # As scripts/render_notebook.py: the kernel imports lgm from the checkout, and this
-        # environment's python3 kernelspec comes first.
-        mp.setenv("PYTHONPATH", os.pathsep.join(
-            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
-        mp.setenv("JUPYTER_PATH", os.pathsep.join(
-            p for p in (str(Path(sys.prefix) / "share" / "jupyter"),
-                        os.environ.get("JUPYTER_PATH", "")) if p))
-        return folder, {name: execute(name, folder) for name in order}
+    return smoke_book_once(tmp_path_factory)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -110,24 +146,120 @@ def test_notebook_executes_at_smoke_preset(name, smoke_book):
         assert pngs and all(p.stat().st_size > 1000 for p in pngs)
 
 
-def test_book_builds_from_the_executed_notebooks(smoke_book, tmp_path):
+def test_book_builds_from_the_executed_notebooks(smoke_book, tmp_path_factory):
     """The Jupyter Book (warnings as errors) builds from the smoke-executed pages."""
     folder, executed = smoke_book
     missing = [why for out, why in executed.values() if out is None]
     if missing:
         pytest.skip("; ".join(missing))
-    for item in ("_config.yml", "_toc.yml", "_vendor", "book"):
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
-    pages = tmp_path / "book" / "notebooks"
-    shutil.rmtree(pages, ignore_errors=True)
-    pages.mkdir()
-    for out, _ in executed.values():
-        shutil.copy(out, pages / out.name)
-    jb = Path(sys.executable).parent / "jupyter-book"
-    proc = subprocess.run([str(jb), "build", str(tmp_path), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    html = tmp_path / "_build" / "html"
+    src, why = built_book_once(tmp_path_factory)
+    assert src is not None, why
+    html = src / "_build" / "html"
     for name in executed:
         assert (html / "book" / "notebooks" / f"{name}.html").is_file(), name
+
+
+# ----------------------------------------------------------------------------- the renderer
+def _renderer():
+    """scripts/render_notebook.py as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("render_notebook",
+                                                  ROOT / "scripts" / "render_notebook.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("bad", ["12", [3.7], [True], "x", 12, [1, 1], [-1], []])
+def test_page_parameters_are_validated_before_execution(bad):
+    """Issue 14, item 5: papermill coerced seeds="12" into [1, 2]; every bad value of seeds
+    is refused, with a message naming seeds."""
+    rn = _renderer()
+    with pytest.raises(rn.ParameterError, match="seeds"):
+        rn.validate_parameters({"preset": "smoke", "seeds": bad},
+                               ["preset", "seeds", "device", "data_root"], "fig3")
+
+
+def test_page_parameters_name_the_culprit():
+    rn = _renderer()
+    declared = ["preset", "seeds", "device", "data_root", "methods"]
+    for params, culprit in (({"preset": "big"}, "preset"), ({"device": "gpu"}, "device"),
+                            ({"epochs": 3}, "epochs")):
+        with pytest.raises(rn.ParameterError, match=culprit):
+            rn.validate_parameters(params, declared, "fig3")
+    rn.validate_parameters({"preset": "paper", "seeds": [0, 3], "device": "cuda:1",
+                            "methods": ["lifelong"]}, declared, "fig3")
+    assert rn.parse_param('seeds=[0, 1]') == ("seeds", [0, 1])
+    assert rn.parse_param("seeds=x") == ("seeds", "x")
+
+
+def test_the_command_line_refuses_bad_seeds_before_running(capsys):
+    rn = _renderer()
+    assert rn.main(["--preset", "smoke", "--seeds", "1,x", "notebooks/fig3.py"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --seeds must be comma-separated non-negative ints (got '1,x')")
+    with pytest.raises(SystemExit, match=r"^error: fig3: seeds\.0: .*\(got 3\.7\)$"):
+        rn.main(["--preset", "smoke", "-p", "seeds=[3.7]", str(NOTEBOOKS / "fig3.py")])
+
+
+def test_the_parameters_are_shown_once_with_the_values_used():
+    rn = _renderer()
+    default = 'preset = "quick"\nseeds = [\n    0,\n]\ndevice = "cpu"\nfigure_dir = "x"'
+    merged = rn.merged_parameters(default, {"preset": "smoke", "seeds": [1, 2]})
+    assert merged.splitlines()[1:] == ["preset = 'smoke'  # set for this run",
+                                       "seeds = [1, 2]  # set for this run",
+                                       'device = "cpu"', 'figure_dir = "x"']
+
+
+TINY = '''# %% [markdown]
+# # A tiny page
+
+# %% tags=["parameters"]
+preset = "quick"
+seeds = [0]
+
+# %%
+import sys
+
+print("seed 0: hit", flush=True)
+
+# %%
+print("seed 1: computed", flush=True)
+{fail}
+'''
+
+
+def _tiny_render(tmp_path, monkeypatch, fail: str):
+    rn = _renderer()
+    monkeypatch.setattr(rn, "BUILD_DIR", tmp_path / "build")
+    monkeypatch.setattr(rn, "OUT_DIR", tmp_path / "book")
+    for var in ("PYTHONPATH", "JUPYTER_PATH", "LGM_PROGRESS"):
+        monkeypatch.setenv(var, os.environ.get(var, ""))
+    src = tmp_path / "tiny.py"
+    src.write_text(TINY.format(fail=fail))
+    return rn, src
+
+
+def test_a_page_is_tidied_and_logged_in_one_line(tmp_path, monkeypatch, capsys):
+    rn, src = _tiny_render(tmp_path, monkeypatch, "")
+    assert rn.main(["--preset", "smoke", "--seeds", "0,1", str(src)]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert re.fullmatch(r"tiny +preset=smoke +\d+\.\d s, 1 hits, 1 trainings", line), line
+    nb = nbformat.read(tmp_path / "book" / "tiny.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    tags = [c.metadata.get("tags", []) for c in code]
+    assert "remove-cell" in tags[0] and "parameters" in tags[0]
+    assert "injected-parameters" in tags[1] and "seeds = [0, 1]" in code[1].source
+    assert "hide-input" in tags[2] and "hide-input" not in tags[3]
+    assert not list((tmp_path / "build").glob("*.failed.ipynb"))
+
+
+def test_a_failed_notebook_is_not_published(tmp_path, monkeypatch):
+    """Issue 14, item 5: a notebook that failed must not stay in book/notebooks/."""
+    rn, src = _tiny_render(tmp_path, monkeypatch, 'raise RuntimeError("boom")')
+    with pytest.raises(SystemExit, match=r"^error: tiny failed after \d+ s: RuntimeError: boom"):
+        rn.main(["--preset", "smoke", str(src)])
+    assert not (tmp_path / "book" / "tiny.ipynb").exists()
+    assert (tmp_path / "build" / "tiny.failed.ipynb").is_file()
+    assert not (tmp_path / "build" / "tiny.executed.ipynb").exists()
