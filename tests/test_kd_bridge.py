@@ -106,7 +106,9 @@ def test_guide_distillation_vanishes_for_the_teacher_itself() -> None:
     ({"seeds": ()}, "seeds"),
     ({"lam": -0.1}, "lam"),
     ({"baselines": ("lifelong",)}, "baselines"),
-    ({"device": "gpu"}, "unknown device"),
+    ({"device": "gpu"}, "device"),
+    ({"lam": float("nan")}, "lam"),
+    ({"seeds": (1, 1)}, "seeds"),
     ({"cpu_threads": 0}, "cpu_threads"),
 ])
 def test_bridge_config_errors(override: dict, match: str) -> None:

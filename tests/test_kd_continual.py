@@ -198,8 +198,8 @@ def test_split_data_rate_and_caps(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- config, run
 @pytest.mark.parametrize(("override", "match"), [
     ({"splits": ("celebA",)}, "unknown splits"),
-    ({"splits": ()}, "non-empty tuple"),
-    ({"methods": ("ours", "ewc")}, "unknown methods"),
+    ({"splits": ()}, "splits"),
+    ({"methods": ("ours", "ewc")}, "methods"),
     ({"n_eval": 1}, "n_eval"),
     ({"width": 0}, "width"),
     ({"lr": 0.0}, "lr"),
@@ -208,7 +208,10 @@ def test_split_data_rate_and_caps(tmp_path: Path) -> None:
     ({"channels": 2}, "channels"),
     ({"channels": 1, "splits": ("male",)}, "CelebA has 3 channels"),
     ({"seeds": (-1,)}, "seeds"),
-    ({"device": "tpu"}, "unknown device"),
+    ({"seeds": (0, 0)}, "seeds"),
+    ({"device": "tpu"}, "device"),
+    ({"lr": float("inf")}, "lr"),
+    ({"batch": True}, "batch"),
     ({"cpu_threads": 0}, "cpu_threads"),
 ])
 def test_config_errors_name_the_field(override: dict, match: str) -> None:
@@ -222,6 +225,9 @@ def test_unknown_preset_and_field() -> None:
     with pytest.raises(ValueError, match="unknown parameter"):
         kc.kd_continual_config("smoke", epochs=3)
     assert kc.kd_continual_config("paper").width == 64
+    assert kc.kd_continual_config("paper").seeds == (0, 1, 2)
+    assert kc.kd_continual_config("paper", seeds=(0,)).seeds == (0,)
+    assert kc.kd_continual_config("quick").seeds == (0,)
 
 
 def test_smoke_run_table2(tmp_path: Path) -> None:

@@ -32,11 +32,11 @@ from lgm.models.helmholtz import (
     LATENTS,
     TARGETS,
     HelmholtzMachine,
-    WakeSleepDivergedError,
     binary_states,
-    wake_sleep,
 )
 from lgm.models.semi_auxiliary import SemiAuxiliaryDGM
+from lgm.training.fit import TrainingDivergedError
+from lgm.training.model_fits import wake_sleep
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tiny models: one thread is fastest
 
@@ -226,7 +226,7 @@ def test_wake_sleep_names_the_step_of_a_nan():
     hm = machine(2, 0)
     with torch.no_grad():
         hm.generative["y1"][2].bias.fill_(math.nan)
-    with pytest.raises(WakeSleepDivergedError, match="step 0"):
+    with pytest.raises(TrainingDivergedError, match="step 0"):
         wake_sleep(hm, toy_rows(8), steps=3)
     with pytest.raises(ValueError, match=r"shape \[N, 2\]"):
         wake_sleep(hm, torch.zeros(8, 3), steps=3)
@@ -234,13 +234,16 @@ def test_wake_sleep_names_the_step_of_a_nan():
 
 # --------------------------------------------------------------------------- the experiment
 @pytest.mark.parametrize("field, value, message", [
-    ("dataset", "mnist", "known: faithful"),
-    ("seed", -1, "seed must be an int >= 0"),
-    ("teacher_steps", 2.5, "teacher_steps must be an int"),
-    ("lr", 0.0, "lr must be > 0"),
-    ("lam", -1.0, "lam must be a finite number >= 0"),
-    ("methods", ("ours", "kd"), "methods must be"),
-    ("device", "tpu", "unknown device"),
+    ("dataset", "mnist", "dataset"),
+    ("seeds", (-1,), "seeds.0"),
+    ("seeds", (), "seeds"),
+    ("teacher_steps", 2.5, "teacher_steps"),
+    ("lr", 0.0, "lr"),
+    ("lam", -1.0, "lam"),
+    ("lam", float("nan"), "lam"),
+    ("dr_samples", 10, "dr_samples"),
+    ("methods", ("ours", "kd"), "methods"),
+    ("device", "tpu", "device"),
 ])
 def test_config_rejects_bad_fields(field: str, value: object, message: str):
     with pytest.raises(ValueError, match=message):
@@ -250,7 +253,11 @@ def test_config_rejects_bad_fields(field: str, value: object, message: str):
 def test_presets_and_overrides():
     assert kd_hm_config("paper").teacher_steps == 1000
     assert kd_hm_config("paper").lr == 1e-2 and kd_hm_config("paper").weight_decay == 1e-4
-    assert kd_hm_config("smoke", seed=3).seed == 3
+    assert kd_hm_config("smoke", seed=3).seeds == (3,)  # the page's single-seed form
+    assert kd_hm_config("paper").seeds == (0, 1, 2, 3, 4)  # the paper preset's seeds
+    assert kd_hm_config("paper", seeds=[0]).seeds == (0,)  # explicit seeds mean what they say
+    with pytest.raises(ValueError, match="runs one seed"):
+        run_kd_hm(kd_hm_config("smoke", seeds=(0, 1)))
     with pytest.raises(ValueError, match="unknown preset"):
         kd_hm_config("huge")
     with pytest.raises(ValueError, match="unknown parameter"):

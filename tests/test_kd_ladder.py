@@ -12,8 +12,6 @@ from lgm.data.idx import write_idx
 from lgm.device import cpu_threads
 from lgm.experiments.kd_compression import (
     DATA_FREE,
-    TrainingDivergedError,
-    fit_elbo,
     kd_compression_config,
     metric_values,
     run_lambda,
@@ -31,6 +29,8 @@ from lgm.models.ladder import (
 )
 from lgm.models.semi_auxiliary import SemiAuxiliaryDGM
 from lgm.training.distill import distill, distillation_loss_fn
+from lgm.training.fit import TrainingDivergedError
+from lgm.training.model_fits import fit_elbo
 
 # Table 1's sizes (encoder + decoder, 3 channels), exact integers of our reading
 PAPER_COUNTS = {(32, 128): (5_386_502, "5.387M"), (32, 16): (101_670, "0.102M"),
@@ -230,13 +230,23 @@ def test_config_errors_name_the_field() -> None:
     with pytest.raises(ValueError, match="lam"):
         kd_compression_config("quick", lam=-1.0)
     with pytest.raises(ValueError, match="student_widths"):
-        kd_compression_config("quick", student_widths=[4])
+        kd_compression_config("quick", student_widths=())
+    with pytest.raises(ValueError, match="student_widths"):
+        kd_compression_config("quick", student_widths=(4, 0))
+    assert kd_compression_config("quick", student_widths=[4]).student_widths == (4,)
     with pytest.raises(ValueError, match="methods"):
         kd_compression_config("quick", methods=("ours", "marginal"))
     with pytest.raises(ValueError, match="image_size"):
         kd_compression_config("quick", image_size=64)
     with pytest.raises(ValueError, match="device"):
         kd_compression_config("quick", device="tpu")
+    with pytest.raises(ValueError, match="lr"):
+        kd_compression_config("quick", lr=float("inf"))
+    with pytest.raises(ValueError, match="batch"):
+        kd_compression_config("quick", batch="12")
+    with pytest.raises(ValueError, match="channels"):
+        kd_compression_config("quick", dataset="svhn", channels=1)
     celeba = kd_compression_config("paper", dataset="celeba")
     assert (celeba.image_size, celeba.student_widths) == (64, (32, 16, 8))
+    assert celeba.lambda_width == 16 and celeba.seeds == (0, 1, 2)  # the paper's three seeds
     assert kd_compression_config("paper").to_dict()["lr"] == 1e-4

@@ -33,16 +33,16 @@ from lgm.models.vrnn import (
     TEACHER_PARAMS,
     TEACHER_SIZE,
     VRNN,
-    VRNNDivergedError,
     VRNNSize,
     check_sequences,
     evaluate_neg_elbo,
     sequence_of,
     stack_steps,
     targets_of,
-    train_elbo,
 )
 from lgm.training.distill import distill
+from lgm.training.fit import TrainingDivergedError
+from lgm.training.model_fits import train_elbo
 
 T = 6
 
@@ -158,7 +158,7 @@ def test_train_elbo_lowers_the_bound_and_refit_touches_only_q():
 def test_train_elbo_names_the_step_of_a_nan():
     x, mask = strokes()
     x[0, 0, 1] = float("nan")
-    with pytest.raises(VRNNDivergedError, match="at step 0"):
+    with pytest.raises(TrainingDivergedError, match="at step 0"):
         train_elbo(tiny(), x, mask, steps=2, batch=8)
     with pytest.raises(ValueError, match="steps and batch"):
         train_elbo(tiny(), x, torch.ones(8, T), steps=0)
@@ -226,11 +226,12 @@ def test_config_validation():
     paper = KDVRNNConfig()
     assert (paper.size("teacher"), paper.size("student")) == (TEACHER_SIZE, STUDENT_SIZE)
     assert (paper.batch, paper.lr, paper.weight_decay, paper.lam) == (32, 1e-4, 1e-4, 1e-3)
-    bad = [({"teacher_hidden": [16]}, "teacher_hidden"), ({"batch": 0}, "batch"),
+    bad = [({"teacher_hidden": ()}, "teacher_hidden"), ({"batch": 0}, "batch"),
+           ({"student_hidden": (8, 0)}, "student_hidden"),
            ({"lr": -1.0}, "lr"), ({"lam": float("nan")}, "lam"), ({"max_len": 1}, "max_len"),
-           ({"source": "svg"}, "known: auto, iam, hershey"), ({"device": "tpu"}, "device"),
+           ({"source": "svg"}, "source"), ({"device": "tpu"}, "device"),
            ({"methods": ("kd",)}, "methods"), ({"seed": 1.5}, "seed"),
-           ({"data_root": 3}, "data_root")]
+           ({"data_root": 3}, "data_root"), ({"seeds": (0, 0)}, "seeds")]
     for override, message in bad:
         with pytest.raises(ValueError, match=message):
             kd_vrnn_config("smoke", **override)

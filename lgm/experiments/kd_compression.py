@@ -35,21 +35,20 @@ the students they have in common.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import math
-import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
+from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 from torch import Tensor
 
 from lgm.data.images import IMAGE_DATASETS, ImageData, image_size_of, load_images
 from lgm.device import cpu_threads, resolve_device
 from lgm.experiments.cache import cached_call
+from lgm.experiments.spec import Experiment, ExperimentConfig, Preset, make_config
 from lgm.metrics.classifier import load_or_train_classifier
 from lgm.metrics.two_sample import (
     ClassifierFeatures,
@@ -59,135 +58,101 @@ from lgm.metrics.two_sample import (
 )
 from lgm.models.ladder import TOP, LadderVAE, num_parameters
 from lgm.paths import cache_root
-from lgm.progress import progress
 from lgm.provenance import provenance
 from lgm.training.distill import distill, distillation_loss_fn
+from lgm.training.fit import float64_cpu
+from lgm.training.model_fits import (
+    fit_elbo,
+    load_state_arrays,
+    state_arrays,
+    steps_per_epoch,
+)
 
 GROUP = "kd_compression"
 METHODS = ("ours", "local", "scratch")
-PRESETS = ("smoke", "quick", "paper")
+Method = Literal["ours", "local", "scratch"]
 PAPER_DATASETS = ("svhn", "cifar10", "celeba")
 DATA_FREE = "none: data-free distillation on the teacher's noise"
 EVAL_NOISE_SEED = 2023  # one noise for every model's evaluation samples (paired -T columns)
 
 
-class TrainingDivergedError(RuntimeError):
-    """A NaN/inf ELBO; the message names the step."""
+class KDCompressionConfig(ExperimentConfig):
+    """Everything that determines Table 1 (and the lambda study) for one dataset. Defaults:
+    the authors' settings (the notes); ``seeds``: the students' seeds (the teacher has its
+    own ``teacher_seed``)."""
 
-
-@dataclass(frozen=True)
-class KDCompressionConfig:
-    """Everything that determines Table 1 (and the lambda study) for one dataset."""
-
-    preset: str = "paper"
+    preset: Preset = "custom"
     dataset: str = "svhn"
-    image_size: int = 32
-    channels: int = 3
-    n_train: int | None = None          # None: the whole training split
-    n_eval: int = 1024                  # test images vs generated samples
-    teacher_width: int = 128
-    student_widths: tuple[int, ...] = (16, 8, 4)
-    methods: tuple[str, ...] = METHODS
-    lam: float = 0.1                    # lambda of eq. 7
-    lambdas: tuple[float, ...] = (0.0, 1e-3, 1e-2, 0.1, 1.0, 10.0)  # Fig. 7 sweep
-    lambda_width: int = 8               # student width of the lambda study
-    teacher_epochs: int = 50
-    student_epochs: int = 50            # scratch epochs = distillation steps / steps per epoch
-    warmup_fraction: float = 0.5        # KL warm-up: 25 of 50 epochs
-    batch: int = 128
-    lr: float = 1e-4
-    weight_decay: float = 1e-4
-    beta: float = 0.1                   # likelihood sigma = sqrt(beta / 2)
-    seeds: tuple[int, ...] = (0, 1, 2)
-    teacher_seed: int = 0
-    classifier_epochs: int = 5
+    image_size: PositiveInt = 32
+    channels: Literal[1, 3] = 3
+    n_train: PositiveInt | None = None   # None: the whole training split
+    n_eval: int = Field(1024, ge=2)      # test images vs generated samples
+    teacher_width: PositiveInt = 128
+    student_widths: tuple[PositiveInt, ...] = Field((16, 8, 4), min_length=1)
+    methods: tuple[Method, ...] = Field(METHODS, min_length=1)
+    lam: float = Field(0.1, ge=0, allow_inf_nan=False)  # lambda of eq. 7
+    lambdas: tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...] = Field(
+        (0.0, 1e-3, 1e-2, 0.1, 1.0, 10.0), min_length=1)  # Fig. 7 sweep
+    lambda_width: PositiveInt = 8        # student width of the lambda study
+    teacher_epochs: PositiveInt = 50
+    student_epochs: PositiveInt = 50     # scratch epochs = distillation steps / steps per epoch
+    warmup_fraction: float = Field(0.5, ge=0, le=1)  # KL warm-up: 25 of 50 epochs
+    batch: PositiveInt = 128
+    lr: float = Field(1e-4, gt=0, allow_inf_nan=False)
+    weight_decay: float = Field(1e-4, ge=0, allow_inf_nan=False)
+    beta: float = Field(0.1, gt=0, allow_inf_nan=False)  # likelihood sigma = sqrt(beta / 2)
+    teacher_seed: NonNegativeInt = 0
+    classifier_epochs: PositiveInt = 5
     inception_weights: str | None = None
-    data_root: str | None = None
-    device: str = "cpu"
 
-    def __post_init__(self) -> None:
-        _validate(self)
+    @model_validator(mode="before")
+    @classmethod
+    def _paper_celeba(cls, values: Any) -> Any:
+        """At the paper preset CelebA has 64x64 images and students 32/16/8 (Table 1), unless
+        given."""
+        if isinstance(values, dict) and values.get("preset") == "paper" and values.get(
+                "dataset") == "celeba":
+            values = dict(values)
+            size = values.setdefault("image_size", 64)
+            values.setdefault("student_widths", PAPER_WIDTHS.get(size, (16, 8, 4)))
+            values.setdefault("lambda_width", PAPER_WIDTHS.get(size, (16, 8, 4))[1])
+        return values
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, v: str) -> str:
+        if v not in IMAGE_DATASETS:
+            raise ValueError(f"unknown dataset {v!r}; known: {', '.join(IMAGE_DATASETS)}")
+        return v
 
-
-INT_FIELDS = ("n_eval", "teacher_width", "lambda_width", "teacher_epochs", "student_epochs",
-              "batch", "teacher_seed", "classifier_epochs")
-
-
-def _positive_int(name: str, value: Any, low: int = 1) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-
-
-def _validate(cfg: KDCompressionConfig) -> None:
-    """ValueError naming the bad field, before anything is read or computed."""
-    if cfg.preset not in (*PRESETS, "custom"):
-        raise ValueError(f"preset must be one of {PRESETS} or 'custom', got {cfg.preset!r}")
-    if cfg.dataset not in IMAGE_DATASETS:
-        raise ValueError(f"unknown dataset {cfg.dataset!r}; known: {', '.join(IMAGE_DATASETS)}")
-    image_size_of(cfg.dataset, cfg.image_size)
-    if cfg.channels not in ((1, 3) if cfg.dataset in ("mnist", "fashion") else (3,)):
-        raise ValueError(f"channels: {cfg.dataset} has 3 channels (stand-ins 1 or 3), got "
-                         f"{cfg.channels!r}")
-    for name in INT_FIELDS:
-        _positive_int(name, getattr(cfg, name), 0 if name == "teacher_seed" else 1)
-    if cfg.n_eval < 2:
-        raise ValueError(f"n_eval must be >= 2, got {cfg.n_eval}")
-    if cfg.n_train is not None:
-        _positive_int("n_train", cfg.n_train)
-    for name in ("student_widths", "seeds", "methods", "lambdas"):
-        if not isinstance(getattr(cfg, name), tuple) or not getattr(cfg, name):
-            raise ValueError(f"{name} must be a non-empty tuple, got {getattr(cfg, name)!r}")
-    for w in cfg.student_widths:
-        _positive_int("student_widths", w)
-    for s in cfg.seeds:
-        _positive_int("seeds", s, 0)
-    if any(m not in METHODS for m in cfg.methods):
-        raise ValueError(f"methods must be among {METHODS}, got {cfg.methods!r}")
-    for name, value in [("lam", cfg.lam), ("weight_decay", cfg.weight_decay),
-                        *(("lambdas", v) for v in cfg.lambdas)]:
-        if not isinstance(value, int | float) or isinstance(value, bool) or not (
-                math.isfinite(value) and value >= 0):
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    for name in ("lr", "beta"):
-        if not isinstance(getattr(cfg, name), int | float) or not getattr(cfg, name) > 0:
-            raise ValueError(f"{name} must be > 0, got {getattr(cfg, name)!r}")
-    if not 0 <= cfg.warmup_fraction <= 1:
-        raise ValueError(f"warmup_fraction must be in [0, 1], got {cfg.warmup_fraction!r}")
-    if not isinstance(cfg.device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", cfg.device):
-        raise ValueError(f"unknown device {cfg.device!r}; use cpu, cuda, cuda:N or auto")
+    @model_validator(mode="after")
+    def _image_shape(self) -> KDCompressionConfig:
+        image_size_of(self.dataset, self.image_size)
+        if self.channels == 1 and self.dataset not in ("mnist", "fashion"):
+            raise ValueError(f"channels: {self.dataset} has 3 channels (stand-ins 1 or 3), "
+                             f"got 1")
+        return self
 
 
-PRESET_VALUES: dict[str, dict[str, Any]] = {
+PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(dataset="fashion", n_train=64, n_eval=48, teacher_width=4,
                   student_widths=(2,), lambdas=(0.0, 0.1), lambda_width=2, teacher_epochs=1,
-                  student_epochs=1, batch=32, lr=3e-3, seeds=(0,), classifier_epochs=1),
+                  student_epochs=1, batch=32, lr=3e-3, classifier_epochs=1),
     "quick": dict(dataset="fashion", n_train=768, n_eval=300, teacher_width=8,
                   student_widths=(4,), lambdas=(0.0, 0.1, 10.0), lambda_width=4,
-                  teacher_epochs=3, student_epochs=2, batch=32, lr=3e-3, seeds=(0,),
-                  classifier_epochs=2),
-    "paper": dict(),  # the authors' settings: the dataclass defaults
+                  teacher_epochs=3, student_epochs=2, batch=32, lr=3e-3, classifier_epochs=2),
+    "paper": dict(),  # the authors' settings: the config's defaults
 }
 PAPER_WIDTHS = {32: (16, 8, 4), 64: (32, 16, 8)}  # Table 1's students (teacher 128)
+PAPER_SEEDS = (0, 1, 2)  # "mean ± std over 3 seeds"
 
 
 def kd_compression_config(preset: str = "quick", **overrides: Any) -> KDCompressionConfig:
-    """The preset's config with fields overridden; at the paper preset CelebA gets 64x64
-    images and the students 32/16/8 (Table 1), unless overridden."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-    names = {f.name for f in dataclasses.fields(KDCompressionConfig)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown}; known: {sorted(names)}")
-    values = {**PRESET_VALUES[preset], **overrides, "preset": preset}
-    if preset == "paper" and values.get("dataset") == "celeba":
-        size = values.setdefault("image_size", 64)
-        values.setdefault("student_widths", PAPER_WIDTHS[size])
-        values.setdefault("lambda_width", PAPER_WIDTHS[size][1])
-    return KDCompressionConfig(**values)
+    """The preset's config with fields overridden (:func:`lgm.experiments.spec.make_config`:
+    ``seeds`` as given, else the paper's three at the paper preset); at the paper preset
+    CelebA gets 64x64 images and the students 32/16/8 (Table 1), unless overridden."""
+    seeds = overrides.pop("seeds", None)
+    return make_config(TABLE1, preset, seeds, **overrides)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- data
@@ -210,66 +175,12 @@ def test_data(cfg: KDCompressionConfig) -> ImageData:
                    cfg.data_root, device)
 
 
-# --------------------------------------------------------------------------- ELBO training
-def steps_per_epoch(n: int, batch: int) -> int:
-    """Full minibatches per epoch (a last partial one is dropped: BatchNorm cannot normalise
-    the 1x1 top maps of a single image)."""
-    return max(1, n // batch)
-
-
-def fit_elbo(model: LadderVAE, images: Tensor, *, epochs: int, batch: int, lr: float,
-             weight_decay: float, warmup_fraction: float, seed: int,
-             desc: str = "elbo") -> np.ndarray:
-    """Adam on the mean -ELBO over minibatches; the KL weight rises linearly from 0 to 1 over
-    the first ``warmup_fraction`` of the steps. Returns the per-step losses; a NaN/inf raises
-    :class:`TrainingDivergedError` naming the step (checked after every epoch). Leaves the
-    model in eval mode."""
-    n = images.shape[0]
-    per_epoch = steps_per_epoch(n, batch)
-    steps, warmup = epochs * per_epoch, warmup_fraction * epochs * per_epoch
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    order = torch.Generator().manual_seed(seed)
-    losses = torch.full((steps,), math.nan, device=images.device)
-    model.train()
-    for step in progress(range(steps), desc=desc, leave=False):
-        if step % per_epoch == 0:
-            perm = torch.randperm(n, generator=order).to(images.device)
-        idx = perm[(step % per_epoch) * batch:(step % per_epoch + 1) * batch]
-        kl_weight = min(1.0, step / warmup) if warmup > 0 else 1.0
-        loss = model.neg_elbo(images[idx], kl_weight).loss.mean()
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        losses[step] = loss.detach()
-        if (step + 1) % per_epoch == 0:
-            _check_finite(losses[:step + 1], desc)
-    model.eval()
-    return losses.cpu().numpy()
-
-
-def _check_finite(losses: Tensor, desc: str) -> None:
-    bad = (~torch.isfinite(losses)).nonzero()
-    if len(bad):
-        step = int(bad[0, 0])
-        raise TrainingDivergedError(f"non-finite -ELBO ({float(losses[step])}) at step {step} "
-                                    f"of {desc}; try a smaller learning rate")
-
-
+# --------------------------------------------------------------------------- models
 def new_model(cfg: KDCompressionConfig, width: int, seed: int) -> LadderVAE:
     """A freshly initialised ladder VAE (``seed`` fixes the weights) on the config's device."""
     torch.manual_seed(seed)
     return LadderVAE(cfg.image_size, width, cfg.channels, beta=cfg.beta).to(
         resolve_device(cfg.device))
-
-
-def state_arrays(model: torch.nn.Module) -> dict[str, np.ndarray]:
-    """The full state dict (weights and BatchNorm statistics) as arrays ``w:<name>``."""
-    return {f"w:{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-
-
-def load_state_arrays(model: torch.nn.Module, arrays: dict[str, np.ndarray]) -> None:
-    model.load_state_dict({k[2:]: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()
-                           if k.startswith("w:")})
 
 
 # --------------------------------------------------------------------------- the teacher
@@ -458,3 +369,129 @@ def run_lambda(cfg: KDCompressionConfig) -> dict[str, Any]:
 def metric_values(results: list[dict[str, Any]], against: str, metric: str) -> np.ndarray:
     """One metric over seeds (``against`` "data" or "teacher")."""
     return np.array([r["metrics"][against][metric] for r in results], dtype=float)
+
+
+# --------------------------------------------------------------------------- the paper's values
+TABLE1_METRICS = ("fid", "emd", "mmd", "1nn")
+# Table 1 (Inception-v3 features, mean ± std over 3 seeds): (dataset, method, student width,
+# parameters in millions, (FID, EMD, MMD, 1NN) vs data, the same vs the teacher ("-T")); the
+# teacher row has means only. Widths: 16/8/4 at 32x32, 32/16/8 for CelebA at 64x64.
+PAPER_TABLE1_ROWS: tuple[tuple[Any, ...], ...] = (
+    ("celeba", "teacher", None, 6.60, (4.95, 8.54, 0.24, 0.89), None),
+    ("celeba", "ours", 32, 0.44, ((5.38, 0.10), (8.77, 0.06), (0.27, 0.01), (0.92, 0.01)),
+     ((0.019, 0.002), (6.48, 0.04), (0.12, 0.00), (0.17, 0.01))),
+    ("celeba", "local", 32, 0.44, ((6.23, 0.17), (9.25, 0.11), (0.33, 0.01), (0.95, 0.00)),
+     ((0.052, 0.006), (8.32, 0.14), (0.26, 0.02), (0.82, 0.02))),
+    ("celeba", "scratch", 32, 0.44, ((6.10, 0.31), (9.08, 0.16), (0.33, 0.02), (0.95, 0.01)),
+     ((0.052, 0.016), (8.34, 0.36), (0.26, 0.05), (0.82, 0.05))),
+    ("celeba", "ours", 16, 0.12, ((5.96, 0.12), (9.06, 0.09), (0.31, 0.01), (0.95, 0.00)),
+     ((0.036, 0.005), (8.04, 0.11), (0.23, 0.01), (0.79, 0.02))),
+    ("celeba", "local", 16, 0.12, ((8.95, 0.19), (11.24, 0.16), (0.50, 0.01), (0.99, 0.00)),
+     ((0.157, 0.018), (10.82, 0.17), (0.47, 0.01), (0.99, 0.00))),
+    ("celeba", "scratch", 16, 0.12, ((8.18, 0.15), (10.50, 0.14), (0.45, 0.01), (0.99, 0.00)),
+     ((0.095, 0.007), (9.98, 0.03), (0.43, 0.00), (0.97, 0.00))),
+    ("celeba", "ours", 8, 0.04, ((8.20, 0.12), (10.66, 0.12), (0.45, 0.01), (0.99, 0.00)),
+     ((0.069, 0.004), (9.91, 0.06), (0.40, 0.00), (0.98, 0.00))),
+    ("celeba", "local", 8, 0.04, ((11.08, 0.27), (12.79, 0.22), (0.62, 0.01), (1.00, 0.00)),
+     ((0.139, 0.015), (12.80, 0.28), (0.64, 0.01), (1.00, 0.00))),
+    ("celeba", "scratch", 8, 0.04, ((9.57, 0.14), (11.46, 0.11), (0.55, 0.01), (1.00, 0.00)),
+     ((0.093, 0.004), (11.19, 0.13), (0.56, 0.02), (1.00, 0.00))),
+    ("svhn", "teacher", None, 5.39, (4.19, 7.98, 0.17, 0.80), None),
+    ("svhn", "ours", 16, 0.10, ((4.38, 0.05), (7.94, 0.04), (0.19, 0.00), (0.81, 0.00)),
+     ((0.028, 0.006), (6.90, 0.05), (0.14, 0.01), (0.47, 0.02))),
+    ("svhn", "local", 16, 0.10, ((5.93, 0.50), (8.66, 0.32), (0.30, 0.04), (0.95, 0.02)),
+     ((0.108, 0.019), (9.29, 0.41), (0.40, 0.04), (0.98, 0.01))),
+    ("svhn", "scratch", 16, 0.10, ((4.69, 0.16), (8.04, 0.12), (0.21, 0.01), (0.85, 0.01)),
+     ((0.037, 0.006), (7.86, 0.10), (0.22, 0.01), (0.80, 0.02))),
+    ("svhn", "ours", 8, 0.03, ((4.81, 0.06), (8.10, 0.03), (0.22, 0.01), (0.87, 0.01)),
+     ((0.031, 0.012), (7.82, 0.08), (0.23, 0.01), (0.82, 0.03))),
+    ("svhn", "local", 8, 0.03, ((6.95, 0.35), (9.40, 0.28), (0.37, 0.02), (0.98, 0.01)),
+     ((0.153, 0.017), (10.39, 0.21), (0.49, 0.02), (1.00, 0.00))),
+    ("svhn", "scratch", 8, 0.03, ((5.84, 0.32), (8.62, 0.18), (0.31, 0.02), (0.92, 0.01)),
+     ((0.080, 0.009), (9.10, 0.22), (0.39, 0.03), (0.95, 0.01))),
+    ("svhn", "ours", 4, 0.01, ((6.71, 0.38), (9.22, 0.31), (0.36, 0.03), (0.96, 0.01)),
+     ((0.055, 0.011), (9.13, 0.11), (0.37, 0.02), (0.98, 0.00))),
+    ("svhn", "local", 4, 0.01, ((8.26, 0.37), (10.40, 0.35), (0.45, 0.02), (1.00, 0.00)),
+     ((0.170, 0.015), (11.25, 0.25), (0.55, 0.01), (1.00, 0.00))),
+    ("svhn", "scratch", 4, 0.01, ((7.73, 0.28), (9.95, 0.25), (0.43, 0.01), (0.99, 0.00)),
+     ((0.063, 0.015), (10.22, 0.18), (0.49, 0.01), (0.99, 0.00))),
+    ("cifar10", "teacher", None, 5.39, (4.63, 7.57, 0.25, 0.89), None),
+    ("cifar10", "ours", 16, 0.10, ((5.47, 0.23), (8.16, 0.20), (0.31, 0.02), (0.92, 0.01)),
+     ((0.024, 0.006), (6.29, 0.08), (0.19, 0.01), (0.48, 0.01))),
+    ("cifar10", "local", 16, 0.10, ((6.22, 0.05), (8.61, 0.06), (0.37, 0.00), (0.94, 0.00)),
+     ((0.036, 0.003), (7.58, 0.08), (0.31, 0.01), (0.91, 0.01))),
+    ("cifar10", "scratch", 16, 0.10, ((6.19, 0.25), (8.54, 0.15), (0.38, 0.02), (0.95, 0.01)),
+     ((0.034, 0.005), (7.27, 0.12), (0.28, 0.03), (0.83, 0.03))),
+    ("cifar10", "ours", 8, 0.03, ((6.11, 0.16), (8.59, 0.11), (0.36, 0.01), (0.95, 0.01)),
+     ((0.036, 0.013), (7.29, 0.11), (0.28, 0.01), (0.82, 0.02))),
+    ("cifar10", "local", 8, 0.03, ((7.55, 0.09), (9.66, 0.05), (0.45, 0.00), (0.97, 0.00)),
+     ((0.052, 0.003), (9.08, 0.07), (0.44, 0.01), (0.99, 0.00))),
+    ("cifar10", "scratch", 8, 0.03, ((6.74, 0.36), (8.95, 0.27), (0.42, 0.03), (0.96, 0.01)),
+     ((0.037, 0.007), (7.84, 0.29), (0.35, 0.03), (0.93, 0.02))),
+    ("cifar10", "ours", 4, 0.01, ((7.61, 0.91), (9.65, 0.79), (0.47, 0.05), (0.98, 0.01)),
+     ((0.045, 0.016), (8.48, 0.78), (0.42, 0.05), (0.96, 0.02))),
+    ("cifar10", "local", 4, 0.01, ((10.53, 0.74), (12.10, 0.71), (0.64, 0.03), (1.00, 0.00)),
+     ((0.085, 0.015), (11.38, 0.69), (0.62, 0.02), (1.00, 0.00))),
+    ("cifar10", "scratch", 4, 0.01, ((10.17, 1.13), (11.67, 1.01), (0.64, 0.06), (1.00, 0.00)),
+     ((0.067, 0.023), (10.56, 0.99), (0.61, 0.05), (1.00, 0.00))),
+
+)
+
+
+def paper_table1() -> dict[str, dict[Any, dict[str, Any]]]:
+    """Table 1 as ``{dataset: {"teacher": {"params_m", "data": {metric: mean}},
+    (width, method): {"params_m", "data": {metric: (mean, std)}, "teacher": {...}}}}``."""
+    out: dict[str, dict[Any, dict[str, Any]]] = {}
+    for dataset, method, width, params, data, teacher in PAPER_TABLE1_ROWS:
+        key = "teacher" if method == "teacher" else (width, method)
+        row: dict[str, Any] = {"params_m": params,
+                               "data": dict(zip(TABLE1_METRICS, data, strict=True))}
+        if teacher is not None:
+            row["teacher"] = dict(zip(TABLE1_METRICS, teacher, strict=True))
+        out.setdefault(dataset, {})[key] = row
+    return out
+
+
+PAPER: dict[str, Any] = {
+    "table1": paper_table1(),
+    "parameters": {(32, 128): 5_387_000, (32, 16): 102_000, (32, 8): 30_000, (32, 4): 10_000,
+                   (64, 128): 6_601_000, (64, 32): 443_000, (64, 16): 121_000,
+                   (64, 8): 35_000},  # Table 1's sizes (3 channels): (image side, width)
+    "datasets": PAPER_DATASETS,
+    "lam": 0.1,
+    "lambdas": (0.0, 1e-3, 1e-2, 0.1, 1.0, 10.0),  # Fig. 7 (no table: a plot)
+}
+
+TABLE1 = Experiment(
+    name="kd_table1", paper="kd",
+    title="Table 1: data-free compression of a 5-layer ladder VAE (ours, local, scratch)",
+    config=KDCompressionConfig, presets=PRESETS, run=run_table1, pages=("kd_table1",),
+    paper_seeds=PAPER_SEEDS, paper_values={"table1": PAPER["table1"],
+                                           "parameters": PAPER["parameters"]})
+LAMBDA = Experiment(
+    name="kd_lambda", paper="kd", title="Fig. 7: the weight lambda of the latent loss (eq. 7)",
+    config=KDCompressionConfig, presets=PRESETS, run=run_lambda, pages=("kd_lambda",),
+    paper_seeds=PAPER_SEEDS, paper_values={"lambdas": PAPER["lambdas"], "lam": PAPER["lam"]})
+EXPERIMENTS = [TABLE1, LAMBDA]
+CONFIG = KDCompressionConfig
+
+
+def fingerprint() -> list[float]:
+    """Numerics of this module's path, float64 on one CPU thread: a width-1 teacher fitted by
+    :func:`fit_elbo` (2 steps, KL warm-up), a student distilled from it by eq. 7 as Table 1
+    does (W2 latents averaged, z5 skipped; 2 steps), and both models' -ELBO on the images."""
+    with float64_cpu():
+        images = torch.rand(8, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+        torch.manual_seed(1)
+        teacher = LadderVAE(32, 1, 1)
+        losses = fit_elbo(teacher, images, epochs=1, batch=4, lr=1e-3, weight_decay=1e-4,
+                          warmup_fraction=0.5, seed=2, desc="fingerprint")
+        torch.manual_seed(3)
+        student = LadderVAE(32, 1, 1)
+        fn = distillation_loss_fn("ours", lam=0.1, latent_measure="w2",
+                                  latent_reduction="mean", skip=(TOP,))
+        kd = distill(teacher, student, steps=2, batch=4, lr=1e-3, weight_decay=1e-4,
+                     loss_fn=fn, generator=torch.Generator().manual_seed(4), desc="fingerprint")
+        with torch.no_grad():
+            elbos = [float(m.neg_elbo(images).loss.mean()) for m in (teacher, student)]
+    return [float(v) for v in losses] + kd.loss + elbos

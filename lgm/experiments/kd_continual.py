@@ -48,25 +48,24 @@ them.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import math
-import re
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
+from pydantic import Field, PositiveInt, field_validator, model_validator
 from torch import Tensor
 
 from lgm.data.idx import DataNotFoundError
 from lgm.data.images import ImageData, load_images
 from lgm.device import cpu_threads, resolve_device
 from lgm.experiments.cache import cached_call
-from lgm.experiments.kd_compression import fit_elbo, load_state_arrays, state_arrays
+from lgm.experiments.spec import Experiment, ExperimentConfig, Preset, make_config
 from lgm.losses.distillation import local_distillation_loss, target_free_loss
 from lgm.metrics.classifier import load_or_train_classifier
 from lgm.metrics.two_sample import (
@@ -82,10 +81,12 @@ from lgm.models.vae import frozen_copy
 from lgm.paths import cache_root
 from lgm.provenance import provenance
 from lgm.training.distill import distill
+from lgm.training.fit import float64_cpu
+from lgm.training.model_fits import fit_elbo, load_state_arrays, state_arrays
 
 GROUP = "kd_continual"
 METHODS = ("ours", "local", "lgm", "curl")
-PRESETS = ("smoke", "quick", "paper")
+Method = Literal["ours", "local", "lgm", "curl"]
 EVAL_NOISE_SEED = 2023
 SUBSET_SEED = 4_417  # the n_train cap: the same images for every seed
 
@@ -151,111 +152,62 @@ def resolve_splits(splits: tuple[str, ...], data_root: str | None = None
 
 
 # --------------------------------------------------------------------------- config
-@dataclass(frozen=True)
-class KDContinualConfig:
+class KDContinualConfig(ExperimentConfig):
     """Everything that determines Table 2 (defaults: the paper's settings)."""
 
-    preset: str = "paper"
-    splits: tuple[str, ...] = PAPER_SPLITS
-    methods: tuple[str, ...] = METHODS
-    channels: int | None = None         # None: 3 for CelebA, 1 for the grey stand-ins
-    n_train: int | None = None          # cap on each task's training images (None: all)
-    n_eval: int = 1024                  # test images vs generations, per task
-    width: int = 64                     # h of the ladder (notes: 64 for Table 2)
-    task0_epochs: int = 50
-    task1_epochs: int = 50              # step 2: passes over the new data
-    warmup_fraction: float = 0.5        # KL warm-up of step 1 (25 of 50 epochs)
-    batch: int = 256
-    lr: float = 1e-4
-    weight_decay: float = 1e-4
-    lam: float = 0.1                    # lambda of eq. 7
-    beta: float = 0.1                   # likelihood sigma = sqrt(beta / 2)
-    curl_width: int = 32                # q(y|x) of CURL
-    seeds: tuple[int, ...] = (0, 1, 2)
-    classifier_epochs: int = 5
+    preset: Preset = "custom"
+    splits: tuple[str, ...] = Field(PAPER_SPLITS, min_length=1)
+    methods: tuple[Method, ...] = Field(METHODS, min_length=1)
+    channels: Literal[1, 3] | None = None  # None: 3 for CelebA, 1 for the grey stand-ins
+    n_train: int | None = Field(None, ge=2)  # cap on each task's training images (None: all)
+    n_eval: int = Field(1024, ge=2)        # test images vs generations, per task
+    width: PositiveInt = 64                # h of the ladder (notes: 64 for Table 2)
+    task0_epochs: PositiveInt = 50
+    task1_epochs: PositiveInt = 50         # step 2: passes over the new data
+    warmup_fraction: float = Field(0.5, ge=0, le=1)  # KL warm-up of step 1 (25 of 50 epochs)
+    batch: PositiveInt = 256
+    lr: float = Field(1e-4, gt=0, allow_inf_nan=False)
+    weight_decay: float = Field(1e-4, ge=0, allow_inf_nan=False)
+    lam: float = Field(0.1, ge=0, allow_inf_nan=False)   # lambda of eq. 7
+    beta: float = Field(0.1, gt=0, allow_inf_nan=False)  # likelihood sigma = sqrt(beta / 2)
+    curl_width: PositiveInt = 32           # q(y|x) of CURL
+    classifier_epochs: PositiveInt = 5
     inception_weights: str | None = None
-    data_root: str | None = None
-    device: str = "cpu"
-    cpu_threads: int | None = None      # torch CPU threads while computing (None: as set);
-    #                                     tiny models run fastest on one thread of a shared CPU
+    cpu_threads: PositiveInt | None = None  # torch CPU threads while computing (None: as set);
+    #                                         tiny models run fastest on one thread
 
-    def __post_init__(self) -> None:
-        _validate(self)
+    @field_validator("splits")
+    @classmethod
+    def _known_splits(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [s for s in v if s not in SPLITS]
+        if unknown:
+            raise ValueError(f"unknown splits {unknown}; known: {', '.join(SPLITS)}")
+        return v
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def _positive_int(name: str, value: Any, low: int = 1) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-
-
-def _number(name: str, value: Any, *, positive: bool) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or (value <= 0 if positive else value < 0):
-        raise ValueError(f"{name} must be a finite number {'>' if positive else '>='} 0, "
-                         f"got {value!r}")
+    @model_validator(mode="after")
+    def _celeba_is_colour(self) -> KDContinualConfig:
+        if self.channels == 1 and any(SPLITS[s].dataset == "celeba" for s in self.splits):
+            raise ValueError("channels: CelebA has 3 channels, got 1")
+        return self
 
 
-def _tuple_of(name: str, value: Any, known: tuple[str, ...]) -> None:
-    if not isinstance(value, tuple) or not value:
-        raise ValueError(f"{name} must be a non-empty tuple, got {value!r}")
-    unknown = [v for v in value if v not in known]
-    if unknown:
-        raise ValueError(f"unknown {name} {unknown}; known: {', '.join(known)}")
-
-
-def _validate(cfg: KDContinualConfig) -> None:
-    """ValueError naming the bad field, before anything is read or computed."""
-    if cfg.preset not in (*PRESETS, "custom"):
-        raise ValueError(f"preset must be one of {PRESETS} or 'custom', got {cfg.preset!r}")
-    _tuple_of("splits", cfg.splits, tuple(SPLITS))
-    _tuple_of("methods", cfg.methods, METHODS)
-    for name in ("n_eval", "width", "task0_epochs", "task1_epochs", "batch", "curl_width",
-                 "classifier_epochs"):
-        _positive_int(name, getattr(cfg, name), 2 if name == "n_eval" else 1)
-    for name in ("n_train", "cpu_threads"):
-        if getattr(cfg, name) is not None:
-            _positive_int(name, getattr(cfg, name), 2 if name == "n_train" else 1)
-    if cfg.channels not in (None, 1, 3):
-        raise ValueError(f"channels must be None, 1 or 3, got {cfg.channels!r}")
-    if cfg.channels == 1 and any(SPLITS[s].dataset == "celeba" for s in cfg.splits):
-        raise ValueError("channels: CelebA has 3 channels, got 1")
-    if not isinstance(cfg.seeds, tuple) or not cfg.seeds:
-        raise ValueError(f"seeds must be a non-empty tuple, got {cfg.seeds!r}")
-    for s in cfg.seeds:
-        _positive_int("seeds", s, 0)
-    for name in ("lam", "weight_decay"):
-        _number(name, getattr(cfg, name), positive=False)
-    for name in ("lr", "beta"):
-        _number(name, getattr(cfg, name), positive=True)
-    if not (isinstance(cfg.warmup_fraction, int | float) and 0 <= cfg.warmup_fraction <= 1):
-        raise ValueError(f"warmup_fraction must be in [0, 1], got {cfg.warmup_fraction!r}")
-    if not isinstance(cfg.device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", cfg.device):
-        raise ValueError(f"unknown device {cfg.device!r}; use cpu, cuda, cuda:N or auto")
-
-
-PRESET_VALUES: dict[str, dict[str, Any]] = {
+PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(splits=("fashion-footwear",), n_train=64, n_eval=32, width=4,
-                  task0_epochs=1, task1_epochs=1, batch=32, lr=2e-3, curl_width=4, seeds=(0,),
+                  task0_epochs=1, task1_epochs=1, batch=32, lr=2e-3, curl_width=4,
                   classifier_epochs=1, cpu_threads=1),
     "quick": dict(splits=("fashion-footwear",), n_train=320, n_eval=200, width=8,
                   task0_epochs=3, task1_epochs=1, batch=32, lr=2e-3, curl_width=8,
-                  seeds=(0,), classifier_epochs=1, cpu_threads=1),
-    "paper": dict(),  # the dataclass defaults
+                  classifier_epochs=1, cpu_threads=1),
+    "paper": dict(),  # the config's defaults
 }
+PAPER_SEEDS = (0, 1, 2)
 
 
 def kd_continual_config(preset: str = "quick", **overrides: Any) -> KDContinualConfig:
-    """The preset's config with fields overridden (unknown fields are an error)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-    names = {f.name for f in dataclasses.fields(KDContinualConfig)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown}; known: {sorted(names)}")
-    return KDContinualConfig(**{**PRESET_VALUES[preset], **overrides, "preset": preset})
+    """The preset's config with fields overridden (:func:`lgm.experiments.spec.make_config`:
+    ``seeds`` as given, else three at the paper preset; unknown fields are an error)."""
+    seeds = overrides.pop("seeds", None)
+    return make_config(TABLE2, preset, seeds, **overrides)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- data
@@ -678,3 +630,38 @@ def table2_verdicts(values: dict[str, dict[str, tuple[float, float, float]]], la
              lambda: fid("local", 2) > fid("ours", 2),
              lambda: f"New FID local {fid('local', 2):.3f}, ours {fid('ours', 2):.3f}."),
     ]
+
+
+# --------------------------------------------------------------------------- the record
+PAPER: dict[str, Any] = {"table2": PAPER_TABLE2, "splits": PAPER_SPLITS, "lam": 0.1}
+TABLE2 = Experiment(
+    name="kd_table2", paper="kd",
+    title="Table 2: KD-based continual learning of a conditional ladder VAE (ours, local, "
+          "LGM, CURL)",
+    config=KDContinualConfig, presets=PRESETS, run=run_table2, pages=("kd_table2",),
+    paper_seeds=PAPER_SEEDS, paper_values=PAPER)
+EXPERIMENTS = [TABLE2]
+CONFIG = KDContinualConfig
+
+
+def fingerprint() -> list[float]:
+    """Numerics of this module's path, float64 on one CPU thread: step 1 (:func:`fit_elbo` on
+    condition 0, 2 steps) of a width-1 conditional ladder, step 2 of ours and of CURL
+    (:func:`step2`, 2 steps each, the new data drawn by the loop), and each model's -ELBO of
+    the images under condition 0 and 1."""
+    with float64_cpu():
+        x = torch.rand(6, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+        cfg = kd_continual_config("smoke", width=1, batch=4, task1_epochs=1, curl_width=2)
+        torch.manual_seed(1)
+        old = ConditionalLadderVAE(32, 1, 1, 2)
+        losses = fit_elbo(_Given(old, 0), x, epochs=2, batch=4, lr=1e-3, weight_decay=1e-4,
+                          warmup_fraction=0.5, seed=2, desc="fingerprint")
+        data = ContinualData((x, x), (x, x), (x, torch.zeros(6, dtype=torch.long)), 0.3, "")
+        out = [float(v) for v in losses]
+        for method in ("ours", "curl"):
+            model, step_losses = step2(method, cfg, old, data, 0)
+            with torch.no_grad():
+                out += [float(v) for v in step_losses] + [
+                    float(model.neg_elbo(x, _conditions(len(x), c, x)).loss.mean())
+                    for c in (0, 1)]
+    return out

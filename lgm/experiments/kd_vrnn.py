@@ -49,22 +49,20 @@ seed. The ``quick`` preset (small models, T = 32) takes about 20 s on one CPU co
 from __future__ import annotations
 
 import copy
-import dataclasses
-import math
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
+from pydantic import Field, NonNegativeInt, PositiveInt
 from torch import Tensor
 
-from lgm.data.strokes import SOURCES, StrokeBatch, StrokeData, load_strokes, stroke_features
+from lgm.data.strokes import StrokeBatch, StrokeData, load_strokes, stroke_features
 from lgm.device import cpu_threads, resolve_device
 from lgm.experiments.cache import cached_call
+from lgm.experiments.spec import Experiment, ExperimentConfig, Preset, make_config
 from lgm.losses.distillation import (
     DistillationLoss,
     divergence,
@@ -81,53 +79,46 @@ from lgm.models.vrnn import (
     evaluate_neg_elbo,
     stack_steps,
     targets_of,
-    train_elbo,
 )
 from lgm.provenance import provenance
 from lgm.training.distill import distill
+from lgm.training.fit import float64_cpu
+from lgm.training.model_fits import train_elbo
 
 METHODS = ("ours", "local", "scratch")
+Method = Literal["ours", "local", "scratch"]
 MODELS = ("teacher", *METHODS)
-PRESETS = ("smoke", "quick", "paper")
 GROUP = "kd_vrnn"
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Hidden = Annotated[tuple[PositiveInt, ...], Field(min_length=1)]
 
 
-@dataclass(frozen=True)
-class KDVRNNConfig:
-    """Everything that determines one seed's result (teacher + students). Defaults: the
+class KDVRNNConfig(ExperimentConfig):
+    """Everything that determines the result (teacher + students) of each seed. Defaults: the
     paper's settings (sizes, optimiser and lambda from the notes on the authors' code)."""
 
-    preset: str = "paper"
-    seed: int = 0
-    source: str = "auto"               # "iam", "hershey" or "auto" (IAM-OnDB if found)
-    data_root: str | None = None
-    n_train: int = 10_000              # sequences (IAM: at most this many lines)
-    n_test: int = 1000
-    max_len: int = 300                 # steps kept per sequence (and generated)
-    max_step: float = 3.0              # Hershey: densify segments to <= this (font units)
-    teacher_hidden: tuple[int, ...] = TEACHER_SIZE.hidden
-    teacher_rnn: int = TEACHER_SIZE.rnn
-    student_hidden: tuple[int, ...] = STUDENT_SIZE.hidden
-    student_rnn: int = STUDENT_SIZE.rnn
-    z_dim: int = 16
-    teacher_steps: int = 10_000        # Adam steps of batch ``batch`` (our choice: not stated)
-    student_steps: int = 10_000        # distillation (ours, local) and scratch
-    batch: int = 32
-    lr: float = 1e-4
-    weight_decay: float = 1e-4
-    clip_grad: float = 10.0            # gradient-norm clipping (our choice: LSTM training)
-    lam: float = 1e-3                  # lambda of eq. 7
-    methods: tuple[str, ...] = METHODS
-    encoder_steps: int = 1000          # q refitted to each frozen model before the NLL bound
-    eval_samples: int = 1000           # generated sequences for the MMD and eq. 4
-    n_figure: int = 8                  # generated sequences kept per model for the figure
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        _validate(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+    preset: Preset = "custom"
+    source: Literal["iam", "hershey", "auto"] = "auto"  # "auto": IAM-OnDB if found
+    n_train: PositiveInt = 10_000      # sequences (IAM: at most this many lines)
+    n_test: PositiveInt = 1000
+    max_len: int = Field(300, ge=2)    # steps kept per sequence (and generated)
+    max_step: PositiveFloat = 3.0      # Hershey: densify segments to <= this (font units)
+    teacher_hidden: Hidden = TEACHER_SIZE.hidden
+    teacher_rnn: PositiveInt = TEACHER_SIZE.rnn
+    student_hidden: Hidden = STUDENT_SIZE.hidden
+    student_rnn: PositiveInt = STUDENT_SIZE.rnn
+    z_dim: PositiveInt = 16
+    teacher_steps: PositiveInt = 10_000  # Adam steps of batch ``batch`` (our choice: not stated)
+    student_steps: PositiveInt = 10_000  # distillation (ours, local) and scratch
+    batch: PositiveInt = 32
+    lr: PositiveFloat = 1e-4
+    weight_decay: float = Field(1e-4, ge=0, allow_inf_nan=False)
+    clip_grad: PositiveFloat = 10.0    # gradient-norm clipping (our choice: LSTM training)
+    lam: float = Field(1e-3, ge=0, allow_inf_nan=False)  # lambda of eq. 7
+    methods: tuple[Method, ...] = Field(METHODS, min_length=1)
+    encoder_steps: NonNegativeInt = 1000  # q refitted to each frozen model before the bound
+    eval_samples: int = Field(1000, ge=2)  # generated sequences for the MMD and eq. 4
+    n_figure: PositiveInt = 8          # generated sequences kept per model for the figure
 
     def size(self, who: str) -> VRNNSize:
         """The VRNN size of the ``"teacher"`` or the ``"student"``."""
@@ -136,45 +127,7 @@ class KDVRNNConfig:
         return VRNNSize(self.student_hidden, self.student_rnn, self.z_dim)
 
 
-INT_FIELDS = ("seed", "n_train", "n_test", "max_len", "teacher_rnn", "student_rnn", "z_dim",
-              "teacher_steps", "student_steps", "batch", "encoder_steps", "eval_samples",
-              "n_figure")
-POSITIVE_FLOATS = ("max_step", "lr", "clip_grad")
-NONNEGATIVE_FLOATS = ("weight_decay", "lam")
-
-
-def _validate(cfg: KDVRNNConfig) -> None:
-    """ValueError naming the bad field (called before anything is computed)."""
-    if cfg.preset not in (*PRESETS, "custom"):
-        raise ValueError(f"preset must be one of {PRESETS} or 'custom', got {cfg.preset!r}")
-    if cfg.source not in SOURCES:
-        raise ValueError(f"unknown stroke source {cfg.source!r}; known: {', '.join(SOURCES)}")
-    for name in INT_FIELDS:
-        value, low = getattr(cfg, name), {"seed": 0, "encoder_steps": 0, "max_len": 2,
-                                          "eval_samples": 2}.get(name, 1)
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    for name in (*POSITIVE_FLOATS, *NONNEGATIVE_FLOATS):
-        value = getattr(cfg, name)
-        if not isinstance(value, int | float) or isinstance(value, bool) or not (
-                math.isfinite(value) and (value > 0 or name in NONNEGATIVE_FLOATS and value == 0)):
-            raise ValueError(f"{name} must be a finite number "
-                             f"{'>= 0' if name in NONNEGATIVE_FLOATS else '> 0'}, got {value!r}")
-    for name in ("teacher_hidden", "student_hidden"):
-        value = getattr(cfg, name)
-        if not isinstance(value, tuple) or not value or any(
-                not isinstance(h, int) or isinstance(h, bool) or h < 1 for h in value):
-            raise ValueError(f"{name} must be a non-empty tuple of positive ints, got {value!r}")
-    if not isinstance(cfg.methods, tuple) or not cfg.methods or any(
-            m not in METHODS for m in cfg.methods):
-        raise ValueError(f"methods must be a non-empty tuple of {METHODS}, got {cfg.methods!r}")
-    if cfg.data_root is not None and not isinstance(cfg.data_root, str):
-        raise ValueError(f"data_root must be a str or None, got {cfg.data_root!r}")
-    if not isinstance(cfg.device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", cfg.device):
-        raise ValueError(f"unknown device {cfg.device!r}; use cpu, cuda, cuda:N or auto")
-
-
-PRESET_VALUES: dict[str, dict[str, Any]] = {
+PRESETS: dict[str, dict[str, Any]] = {
     "smoke": dict(source="hershey", n_train=48, n_test=16, max_len=12, max_step=6.0,
                   teacher_hidden=(16,), teacher_rnn=16, student_hidden=(8,), student_rnn=8,
                   teacher_steps=4, student_steps=3, batch=16, lr=3e-3, encoder_steps=2,
@@ -183,19 +136,18 @@ PRESET_VALUES: dict[str, dict[str, Any]] = {
                   teacher_hidden=(64,), teacher_rnn=128, student_hidden=(32,), student_rnn=64,
                   teacher_steps=150, student_steps=60, batch=32, lr=3e-3, encoder_steps=10,
                   eval_samples=256, n_figure=6),
-    "paper": dict(),  # the dataclass defaults
+    "paper": dict(),  # the config's defaults
 }
+PAPER_SEEDS = (0, 1, 2, 3, 4)  # the paper shows one run; five seeds, as the lifelong paper's
 
 
 def kd_vrnn_config(preset: str = "quick", **overrides: Any) -> KDVRNNConfig:
-    """The preset's config with any field overridden (unknown fields are an error)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-    names = {f.name for f in dataclasses.fields(KDVRNNConfig)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown}; known: {sorted(names)}")
-    return KDVRNNConfig(**{**PRESET_VALUES[preset], **overrides, "preset": preset})
+    """The preset's config with any field overridden (unknown fields are an error). ``seed=s``
+    (the old single-seed form, as the page passes it) means ``seeds=(s,)``."""
+    seeds = overrides.pop("seeds", None)
+    if "seed" in overrides:
+        seeds = (overrides.pop("seed"),)
+    return make_config(VRNN_EXPERIMENT, preset, seeds, **overrides)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- the losses
@@ -329,15 +281,15 @@ def train_teacher(cfg: KDVRNNConfig, data: StrokeData, generator: torch.Generato
     return teacher, np.asarray(history)
 
 
-def compute_kd_vrnn(cfg: KDVRNNConfig) -> dict[str, Any]:
-    """Train the teacher and the students of ``cfg.methods``; evaluate them all. The result
-    records the wall time of each phase under ``seconds``."""
+def compute_kd_vrnn(cfg: KDVRNNConfig, seed: int) -> dict[str, Any]:
+    """Train the teacher and the students of ``cfg.methods``; evaluate them all (one seed).
+    The result records the wall time of each phase under ``seconds``."""
     started, device, seconds = time.time(), resolve_device(cfg.device), {}
     with timed(seconds, "data"):
         data = load_strokes(cfg.source, cfg.data_root, n_train=cfg.n_train, n_test=cfg.n_test,
-                            max_len=cfg.max_len, seed=cfg.seed, max_step=cfg.max_step)
-    torch.manual_seed(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)
+                            max_len=cfg.max_len, seed=seed, max_step=cfg.max_step)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
     arrays: dict[str, np.ndarray] = {}
     with cpu_threads(1):  # a step-by-step RNN of small layers: one thread is fastest
         with timed(seconds, "teacher"):
@@ -363,8 +315,70 @@ def compute_kd_vrnn(cfg: KDVRNNConfig) -> dict[str, Any]:
             "stats": {"mean": data.mean.tolist(), "std": data.std.tolist()}}
 
 
-def run_kd_vrnn(cfg: KDVRNNConfig) -> dict[str, Any]:
-    """One seed's result through the result cache (computed only if not stored)."""
-    params = {k: v for k, v in cfg.to_dict().items() if k != "device"}
-    return cached_call(GROUP, f"kd_vrnn-seed{cfg.seed}-{cfg.preset}", params,
-                       lambda _: compute_kd_vrnn(cfg))
+def seed_params(cfg: KDVRNNConfig, seed: int) -> dict[str, Any]:
+    """What determines one seed's result (its cache key): the config without the device and
+    the seed list, with ``seed``."""
+    return {"seed": seed, **{k: v for k, v in cfg.to_dict().items()
+                             if k not in ("device", "seeds")}}
+
+
+def run_kd_vrnn(cfg: KDVRNNConfig, seed: int | None = None) -> dict[str, Any]:
+    """One seed's result through the result cache (computed only if not stored); ``seed``
+    defaults to the config's only seed."""
+    if seed is None:
+        if len(cfg.seeds) != 1:
+            raise ValueError(f"seeds: run_kd_vrnn runs one seed, got {list(cfg.seeds)}; "
+                             "use run()")
+        seed = cfg.seeds[0]
+    return cached_call(GROUP, f"kd_vrnn-seed{seed}-{cfg.preset}", seed_params(cfg, seed),
+                       lambda _: compute_kd_vrnn(cfg, seed))
+
+
+def run(cfg: KDVRNNConfig) -> dict[str, Any]:
+    """Every seed of ``cfg``: ``{"config", "results": [one seed's result per seed]}``."""
+    return {"config": cfg.to_dict(), "results": [run_kd_vrnn(cfg, s) for s in cfg.seeds]}
+
+
+# --------------------------------------------------------------------------- the record
+# Fig. 8 is judged by eye: the paper's values are its words, and the model sizes of the notes.
+PAPER: dict[str, Any] = {
+    "claims": {"teacher": "readable strokes", "ours": "comparable to the teacher",
+               "local": "less readable than ours", "scratch": "less readable than ours"},
+    "parameters": {"teacher": 14_412_227, "student": 2_416_643},  # notes: ~14.4M, ~2.4M
+    "lam": 1e-3,
+}
+VRNN_EXPERIMENT = Experiment(
+    name="kd_vrnn", paper="kd",
+    title="Fig. 8: data-free compression of a VRNN over handwriting",
+    config=KDVRNNConfig, presets=PRESETS, run=run, pages=("kd_vrnn",),
+    paper_seeds=PAPER_SEEDS, paper_values=PAPER)
+EXPERIMENTS = [VRNN_EXPERIMENT]
+CONFIG = KDVRNNConfig
+
+
+def fingerprint() -> list[float]:
+    """Numerics of this module's path, float64 on one CPU thread: a tiny teacher VRNN fitted
+    by :func:`train_elbo` (2 steps) on fixed random strokes, students by ours, local and
+    scratch (:func:`train_student`, 2 steps each), and each model's -ELBO of the strokes."""
+    with float64_cpu():
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(6, 5, 3, generator=g)
+        x[..., 0] = (x[..., 0] > 0).to(x.dtype)
+        mask = torch.ones(6, 5)
+        batch = StrokeBatch(x, mask, mask.sum(1).long())
+        data = StrokeData(batch, batch, np.zeros(2), np.ones(2), "fingerprint")
+        cfg = kd_vrnn_config("smoke", max_len=5, teacher_hidden=(6,), teacher_rnn=6,
+                             student_hidden=(4,), student_rnn=4, z_dim=2, student_steps=2,
+                             batch=3)
+        torch.manual_seed(1)
+        teacher = VRNN(cfg.size("teacher"), length=cfg.max_len)
+        out = train_elbo(teacher, x, mask, steps=2, batch=cfg.batch, lr=cfg.lr,
+                         weight_decay=cfg.weight_decay, clip_grad=cfg.clip_grad, generator=g,
+                         desc="fingerprint")
+        init = VRNN(cfg.size("student"), length=cfg.max_len)
+        for method in METHODS:
+            student, losses = train_student(method, init, teacher, data, cfg, g,
+                                            torch.device("cpu"))
+            out += [float(v) for v in losses] + [evaluate_neg_elbo(student, x, mask,
+                                                                   generator=g)]
+        return out + [evaluate_neg_elbo(teacher, x, mask, generator=g)]

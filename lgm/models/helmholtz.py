@@ -49,7 +49,6 @@ from lgm.models.semi_auxiliary import (
     gaussian_sample,
     pick,
 )
-from lgm.progress import progress
 
 LATENT_DIM = 2
 Y_STD = 0.5
@@ -72,10 +71,6 @@ RECOGNITION: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("z4", ("z3",)),
 )
 TEACHER_HIDDEN, STUDENT_HIDDEN = 8, 2
-
-
-class WakeSleepDivergedError(RuntimeError):
-    """The wake-sleep loss became NaN or inf (the message names the step)."""
 
 
 def mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
@@ -194,7 +189,7 @@ class HelmholtzMachine(nn.Module):
 
     def log_marginal(self, y: Tensor) -> Tensor:
         """Exact log p(y1, y2) for rows y = (y1, y2), [N], summing the 4^4 latent states."""
-        _check_y(y)
+        check_rows(y)
         states = binary_states().to(self.device)
         y1, y2 = y[:, :1], y[:, 1:]
         # top half: log p(z3) = logsumexp_z4 p(z4) p(z3 | z4); then log p(y2)
@@ -235,42 +230,14 @@ class HelmholtzMachine(nn.Module):
         The two terms touch disjoint parameters (samples are detached), so one optimiser
         step on their sum is one wake step and one sleep step.
         """
-        _check_y(y)
+        check_rows(y)
         with torch.no_grad():
             values, _ = self.recognise(y, generator)
             dreams = self.ancestral(self.sample_noise(y.shape[0], generator)).samples()
         return -self.log_joint(values).mean() - self.recognition_log_prob(dreams).mean()
 
 
-def _check_y(y: Tensor) -> None:
+def check_rows(y: Tensor) -> None:
+    """A ValueError unless ``y`` is [N, 2] rows (y1, y2)."""
     if y.dim() != 2 or y.shape[1] != 2:
         raise ValueError(f"expected rows (y1, y2), shape [N, 2], got {tuple(y.shape)}")
-
-
-def wake_sleep(model: HelmholtzMachine, data: Tensor, *, steps: int = 1000, lr: float = 1e-2,
-               weight_decay: float = 1e-4, generator: torch.Generator | None = None,
-               desc: str = "wake-sleep") -> list[float]:
-    """Train ``model`` on standardised rows ``data`` [N, 2] by wake-sleep, full batch.
-
-    Adam (lr 1e-2, weight decay 1e-4 at the authors' settings) on generative and recognition
-    weights together; returns the per-step loss. A NaN/inf loss raises naming the step.
-    """
-    _check_y(data)
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    data = data.to(model.device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay,
-                                 foreach=True)
-    history: list[float] = []
-    model.train()
-    for step in progress(range(steps), desc=desc, leave=False):
-        loss = model.wake_sleep_loss(data, generator)
-        if not torch.isfinite(loss):
-            raise WakeSleepDivergedError(f"non-finite wake-sleep loss ({loss.item()}) at step "
-                                         f"{step}")
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        history.append(loss.item())
-    model.eval()
-    return history

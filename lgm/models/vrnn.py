@@ -54,7 +54,6 @@ from lgm.models.semi_auxiliary import (
     gaussian_sample,
     pick,
 )
-from lgm.progress import progress
 
 X_DIM = 3  # pen-up bit, dx, dy
 MIN_STD = 1e-4
@@ -313,44 +312,6 @@ def check_sequences(x: Tensor, mask: Tensor) -> None:
     pen = x[..., 0]
     if not bool(((pen == 0) | (pen == 1)).all()):
         raise ValueError("the pen-up bit x[..., 0] must be 0 or 1")
-
-
-class VRNNDivergedError(RuntimeError):
-    """The training loss of a VRNN became NaN or inf; names the step."""
-
-
-def train_elbo(model: VRNN, x: Tensor, mask: Tensor, *, steps: int, batch: int = 32,
-               lr: float = 1e-4, weight_decay: float = 1e-4, clip_grad: float | None = 10.0,
-               generator: torch.Generator | None = None,
-               parameters: Iterable[nn.Parameter] | None = None,
-               desc: str = "VRNN ELBO") -> list[float]:
-    """Maximise the ELBO on ``x`` [N, T, 3] (``mask`` [N, T]) with Adam for ``steps``
-    minibatches of ``batch`` sequences drawn with ``generator``; returns the per-step
-    negative ELBO of each minibatch. ``parameters``: train only these (e.g.
-    :meth:`VRNN.encoder_parameters`, to fit q to a frozen generative model)."""
-    check_sequences(x, mask)
-    if steps < 1 or batch < 1:
-        raise ValueError(f"steps and batch must be >= 1, got {steps}, {batch}")
-    params = list(model.parameters() if parameters is None else parameters)
-    optimiser = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    model.train()
-    losses = []
-    for step in progress(range(steps), desc=desc, leave=False):
-        idx = torch.randint(len(x), (min(batch, len(x)),), generator=generator)
-        xb, mb = x[idx], mask[idx]
-        t = int(mb.sum(1).max())
-        loss = model.neg_elbo(xb[:, :t], mb[:, :t], generator).per_step
-        if not torch.isfinite(loss):
-            raise VRNNDivergedError(f"{desc}: non-finite loss ({float(loss.detach())}) at "
-                                    f"step {step}")
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip_grad is not None:
-            torch.nn.utils.clip_grad_norm_(params, clip_grad)
-        optimiser.step()
-        losses.append(float(loss.detach()))
-    model.eval()
-    return losses
 
 
 @torch.no_grad()

@@ -37,7 +37,7 @@ from lgm.losses.distillation import (
     target_free_loss,
 )
 from lgm.models.semi_auxiliary import SemiAuxiliaryDGM
-from lgm.progress import progress
+from lgm.training.fit import Optimiser, TrainingDivergedError, fit
 
 METHODS = ("ours", "local")
 
@@ -46,13 +46,7 @@ LossFn = Callable[[SemiAuxiliaryDGM, SemiAuxiliaryDGM, dict[str, Tensor], Tensor
 InputSampler = Callable[[int, torch.Generator | None], Tensor]
 
 
-class DistillationDivergedError(RuntimeError):
-    """The distillation loss became NaN or inf; names the first bad step."""
-
-    def __init__(self, step: int, value: float) -> None:
-        super().__init__(f"non-finite distillation loss ({value}) at step {step}: training "
-                         "stopped. Try a smaller learning rate or gradient clipping.")
-        self.step, self.value = step, value
+DistillationDivergedError = TrainingDivergedError  # the name this module used to raise
 
 
 @dataclass
@@ -94,19 +88,6 @@ def distillation_loss_fn(method: str = "ours", *, lam: float = 0.1, latent_measu
     return ours if method == "ours" else local
 
 
-def _check_args(steps: int, batch: int, lr: float, weight_decay: float,
-                clip_grad: float | None, sync_every: int) -> None:
-    for name, value in (("steps", steps), ("batch", batch), ("sync_every", sync_every)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
-    if weight_decay < 0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-    if clip_grad is not None and not clip_grad > 0:
-        raise ValueError(f"clip_grad must be > 0 or None, got {clip_grad}")
-
-
 def _student_parameters(student: SemiAuxiliaryDGM) -> list[torch.nn.Parameter]:
     if not isinstance(student, torch.nn.Module):
         raise ValueError(f"the student must be a torch.nn.Module, got {type(student).__name__}")
@@ -116,15 +97,15 @@ def _student_parameters(student: SemiAuxiliaryDGM) -> list[torch.nn.Parameter]:
     return params
 
 
-def _split(out: Tensor | DistillationLoss) -> tuple[Tensor, Tensor, Tensor]:
-    """(loss, surrogate, latent) of a loss_fn's output; NaN parts for a bare tensor."""
+def _split(out: Tensor | DistillationLoss) -> dict[str, Tensor]:
+    """loss, surrogate and latent of a loss_fn's output; NaN parts for a bare tensor."""
     if isinstance(out, DistillationLoss):
-        return out.loss, out.surrogate, out.latent
+        return {"loss": out.loss, "surrogate": out.surrogate, "latent": out.latent}
     if not isinstance(out, Tensor) or out.dim() != 0:
         raise ValueError("loss_fn must return a scalar tensor or a DistillationLoss, got "
                          f"{type(out).__name__} {tuple(getattr(out, 'shape', ()))}")
     nan = torch.full((), math.nan, device=out.device)
-    return out, nan, nan
+    return {"loss": out, "surrogate": nan, "latent": nan}
 
 
 def distill(teacher: SemiAuxiliaryDGM, student: SemiAuxiliaryDGM, *, method: str = "ours",
@@ -138,47 +119,30 @@ def distill(teacher: SemiAuxiliaryDGM, student: SemiAuxiliaryDGM, *, method: str
     Each step: ``noise = teacher.sample_noise(batch, generator)`` (moved to ``device``), the
     loss of ``method`` (or ``loss_fn``) on that shared noise, one Adam step (learning rate
     ``lr``, ``weight_decay``, optional gradient-norm clipping ``clip_grad``) on the student's
-    parameters. The teacher is put in eval mode (BatchNorm statistics frozen) and gets no
-    gradient; the student trains in train mode and is left in eval mode. Both are moved to
-    ``device`` ("cpu", "cuda" or "auto").
+    parameters, by the one loop :func:`lgm.training.fit.fit`. The teacher is put in eval mode
+    (BatchNorm statistics frozen) and gets no gradient; the student trains in train mode and
+    is left in eval mode. Both are moved to ``device`` ("cpu", "cuda" or "auto").
 
     Losses stay on the device and are read back every ``sync_every`` steps (one host sync per
-    chunk): a NaN/inf raises :class:`DistillationDivergedError` naming the first bad step.
+    chunk): a NaN/inf raises :class:`~lgm.training.fit.TrainingDivergedError` naming the first
+    bad step.
     """
-    _check_args(steps, batch, lr, weight_decay, clip_grad, sync_every)
+    for name, value in (("steps", steps), ("batch", batch), ("sync_every", sync_every)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    opt = Optimiser(lr, weight_decay, clip_grad)
     fn = loss_fn if loss_fn is not None else distillation_loss_fn(method, lam=lam)
     dev = resolve_device(device) if isinstance(device, str) else device
     params = _student_parameters(student)
     if isinstance(teacher, torch.nn.Module):
         teacher.to(dev).eval()
-    student.to(dev).train()  # type: ignore[attr-defined]
-    optimiser = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    history, pending = DistillHistory(), []
-    bar = progress(range(steps), desc=desc, leave=False)
-    for step in bar:
+    student.to(dev)  # type: ignore[attr-defined]
+
+    def loss_at(step: int) -> dict[str, Tensor]:
         noise = {k: v.to(dev) for k, v in teacher.sample_noise(batch, generator).items()}
         x = inputs(batch, generator).to(dev) if inputs is not None else None
-        loss, sd, lz = _split(fn(teacher, student, noise, x))
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip_grad is not None:
-            torch.nn.utils.clip_grad_norm_(params, clip_grad)
-        optimiser.step()
-        pending.append(torch.stack([loss.detach(), sd.detach(), lz.detach()]))
-        if len(pending) == sync_every or step == steps - 1:
-            _record(history, torch.stack(pending).cpu(), first_step=step + 1 - len(pending))
-            pending = []
-            bar.set_postfix(loss=f"{history.loss[-1]:.4g}")
-    student.eval()  # type: ignore[attr-defined]
-    return history
+        return _split(fn(teacher, student, noise, x))
 
-
-def _record(history: DistillHistory, values: Tensor, first_step: int) -> None:
-    """Append a chunk of [steps, 3] values; raise at the first non-finite loss."""
-    bad = (~torch.isfinite(values[:, 0])).nonzero()
-    if len(bad):
-        i = int(bad[0, 0])
-        raise DistillationDivergedError(first_step + i, float(values[i, 0]))
-    history.loss += values[:, 0].tolist()
-    history.surrogate += values[:, 1].tolist()
-    history.latent += values[:, 2].tolist()
+    out = fit(student, loss_at, steps=steps, opt=opt, parameters=params,  # type: ignore[arg-type]
+              check_every=sync_every, desc=desc, loss_name="distillation loss")
+    return DistillHistory(*(out.values[k] for k in ("loss", "surrogate", "latent")))
