@@ -36,7 +36,7 @@ from torch import Tensor
 
 from lgm.data.tasks import EXPERIMENTS as TASK_SEQUENCES
 from lgm.data.tasks import make_tasks
-from lgm.device import resolve_device
+from lgm.device import cpu_threads, resolve_device
 from lgm.experiments.cache import cached_call, cached_runs
 from lgm.experiments.config import RunConfig
 from lgm.experiments.presets import make_config as lifelong_config
@@ -44,7 +44,6 @@ from lgm.experiments.spec import Experiment, ExperimentConfig, make_config
 from lgm.losses.consistency import PAD_MASS, consistency_kl, pad_teacher
 from lgm.losses.distillation import divergence, gaussian_kl, target_free_loss
 from lgm.losses.elbo import elbo_terms
-from lgm.metrics.density_ratio import cpu_threads
 from lgm.metrics.elbo import negative_elbo
 from lgm.models.semi_auxiliary import AncestralPass, Conditional, pick
 from lgm.models.vae import DiscreteContinuousVAE, frozen_copy
