@@ -1,25 +1,107 @@
-"""Where lgm writes: checkpoints, the classifier cache and results.
+"""Where lgm writes (checkpoints, the classifier cache, results), and how it writes safely.
 
 ``LGM_CACHE`` sets the root; otherwise ``<repo>/runs`` in a source checkout, else
 ``~/.cache/lgm``.
+
+Every file lgm stores is written by :func:`atomic_write`: into a uniquely named temporary file
+in the target's folder, then renamed over the target (``os.replace``), so a kill mid-write
+leaves the previous file intact and concurrent writers never share a temporary file. Failures
+to write raise :class:`CacheError` (an ``OSError``) whose message says what was being written,
+where, and what to do; a full disk raises :class:`DiskFullError` and says "disk full". No
+temporary file is left behind.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CACHE_ENV = "LGM_CACHE"
 
 
-def cache_root() -> Path:
-    """The folder lgm writes under (created on demand)."""
-    env = os.environ.get("LGM_CACHE")
+class CacheError(OSError):
+    """lgm could not read or write where it stores things (what, where, what to do)."""
+
+
+class DiskFullError(CacheError):
+    """A write failed because the disk (or quota) is full."""
+
+
+def _advice(where: Path) -> str:
+    if where.absolute().is_relative_to(_configured_root().absolute()):
+        return f"or set {CACHE_ENV} to another folder"
+    return "or choose another path (e.g. another --out)"
+
+
+def _configured_root() -> Path:
+    env = os.environ.get(CACHE_ENV)
     if env:
-        root = Path(env)
-    elif (REPO_ROOT / "pyproject.toml").exists():
-        root = REPO_ROOT / "runs"
-    else:
-        root = Path.home() / ".cache" / "lgm"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+        return Path(env)
+    if (REPO_ROOT / "pyproject.toml").exists():
+        return REPO_ROOT / "runs"
+    return Path.home() / ".cache" / "lgm"
+
+
+def store_error(err: OSError, path: Path, what: str) -> CacheError:
+    """The :class:`CacheError` for ``err`` raised while writing ``what`` at ``path``."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFullError(err.errno, f"disk full while writing {what} {path}: free some "
+                             f"space, {_advice(path)}")
+    if isinstance(err, PermissionError) or err.errno in (errno.EACCES, errno.EPERM,
+                                                        errno.EROFS):
+        return CacheError(err.errno, f"cannot write {what} {path}: permission denied "
+                          f"(read-only?): make it writable, {_advice(path)}")
+    if isinstance(err, (FileExistsError, NotADirectoryError)) or err.errno in (
+            errno.EEXIST, errno.ENOTDIR):
+        blocker = next((p for p in [path, *path.parents] if p.is_file()), path)
+        return CacheError(err.errno, f"cannot write {what} {path}: {blocker} is a file, not a "
+                          f"folder: remove it, {_advice(path)}")
+    return CacheError(err.errno, f"cannot write {what} {path} ({err.strerror or err}); "
+                      f"fix that, {_advice(path)}")
+
+
+def ensure_folder(folder: Path, what: str = "files") -> Path:
+    """Create ``folder`` (and parents) or raise a :class:`CacheError` saying why not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise store_error(err, folder, what) from err
+    if not folder.is_dir():
+        raise store_error(NotADirectoryError(errno.ENOTDIR, "not a folder"), folder, what)
+    return folder
+
+
+def cache_root(*, create: bool = True) -> Path:
+    """The folder lgm writes under (created on demand, :class:`CacheError` if it cannot be;
+    ``create=False`` only names it, for reading)."""
+    return ensure_folder(_configured_root(), "the cache folder") if create else _configured_root()
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None], what: str) -> None:
+    """Write ``path`` through ``write(file)`` into a unique temporary file in its folder, then
+    rename it into place. Raises :class:`CacheError` / :class:`DiskFullError` (no temporary
+    file left) when the folder cannot be made or the write fails."""
+    ensure_folder(path.parent, what)
+    tmp: Path | None = None
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".tmp", delete=False) as f:
+            tmp = Path(f.name)
+            write(f)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as err:
+        raise store_error(err, path, what) from err
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: Path, data: bytes, what: str) -> None:
+    """:func:`atomic_write` of ``data``."""
+    atomic_write(path, lambda f: f.write(data), what)

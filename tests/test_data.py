@@ -134,14 +134,16 @@ def test_missing_data_lists_every_path(tmp_path: Path) -> None:
     message = str(info.value)
     listed = [line.strip() for line in message.splitlines() if line.startswith(f"  {empty}")]
     assert listed == [str(p) for p in expected]
-    assert "LGM_DATA" in message and "download=True" in message
+    assert "LGM_DATA" in message and "download=True" not in message  # the CLI has no such flag
 
 
 def test_missing_fashion_mentions_debian(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     debian = tmp_path / "debian"
     monkeypatch.setattr(datasets_mod, "DEBIAN_FASHION_DIR", debian)
+    monkeypatch.delenv("LGM_DATA", raising=False)  # Debian's folder: only without a chosen root
+    monkeypatch.setattr(datasets_mod, "data_roots", lambda root=None: [tmp_path / "empty"])
     with pytest.raises(DataNotFoundError) as info:
-        load_dataset("fashion", tmp_path / "empty", split="test")
+        load_dataset("fashion", split="test")
     assert debian / "t10k-images-idx3-ubyte.gz" in info.value.searched
     assert "apt-get install dataset-fashion-mnist" in str(info.value)
 
@@ -150,7 +152,9 @@ def test_debian_fashion_dir_is_searched(tmp_path: Path, monkeypatch: pytest.Monk
     debian = tmp_path / "debian"
     _write_idx_dataset(debian, seed=3, gz=True)
     monkeypatch.setattr(datasets_mod, "DEBIAN_FASHION_DIR", debian)
-    x, y = load_dataset("fashion", tmp_path / "empty", split="test")
+    monkeypatch.delenv("LGM_DATA", raising=False)  # Debian's folder: only without a chosen root
+    monkeypatch.setattr(datasets_mod, "data_roots", lambda root=None: [tmp_path / "empty"])
+    x, y = load_dataset("fashion", split="test")
     assert x.shape == (10 * N_TEST_PER_CLASS, 1, 28, 28) and len(y) == len(x)
 
 
@@ -243,7 +247,8 @@ def test_class_split(root: Path) -> None:
     order = [3, 1, 4, 0, 9, 2, 6, 5, 8, 7]
     seq = make_tasks("fashion", root=root, class_order=order)
     assert len(seq) == 10 and seq.image_shape == (1, 28, 28) and seq.dataset == "fashion"
-    assert str(root) in seq.source
+    assert str(root) not in seq.source and "FashionMNIST/train-images-idx3-ubyte" in seq.source
+    assert [f.path for f in seq.files.files][0] == "FashionMNIST/train-images-idx3-ubyte"
     for task, cls in zip(seq.tasks, order, strict=True):
         for labels in (task.train_labels, task.val_labels, task.test_labels):
             assert labels.unique().tolist() == [cls]

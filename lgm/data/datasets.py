@@ -10,6 +10,8 @@ MNIST (sections 5.2, 5.3, appendix 7.5, 7.7) and SVHN (section 5.3). For SVHN ->
 sizes and modification times, and split), and every call returns fresh tensors, so callers may
 modify what they get. Missing files raise :class:`~lgm.data.idx.DataNotFoundError` listing every
 path searched; with ``download=True`` torchvision's downloader is tried first (needs a network).
+With a data root chosen (``root`` or ``LGM_DATA``) only that root is searched; otherwise the
+default roots and Debian's ``/usr/share/datasets/fashion-mnist``.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ _SPECS: dict[str, _Spec] = {
         True,
         "FashionMNIST",
         f"  - on Debian/Ubuntu: `apt-get install dataset-fashion-mnist` (installs the IDX files "
-        f"into {DEBIAN_FASHION_DIR}, which is searched)\n",
+        f"into {DEBIAN_FASHION_DIR}, which is searched when {ENV_VAR} is not set)\n",
     ),
     "svhn": _Spec(("SVHN", "svhn"), _SVHN_FILES, False, "SVHN", ""),
 }
@@ -94,10 +96,22 @@ def _check_name_split(name: str, split: str) -> None:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
 
 
+def _explicit(root: str | os.PathLike | None) -> bool:
+    """Whether the data root was chosen (``root`` or ``$LGM_DATA``): then only it is searched."""
+    return root is not None or bool(os.environ.get(ENV_VAR))
+
+
+def search_roots(root: str | os.PathLike | None = None) -> list[Path]:
+    """The data roots searched (see :func:`~lgm.data.idx.data_roots`), plus the folder of
+    Debian's package when no root was chosen: files are named relative to these."""
+    roots = data_roots(root)
+    return roots if _explicit(root) else [*roots, DEBIAN_FASHION_DIR.parent]
+
+
 def _search_dirs(source: str, root: str | os.PathLike | None) -> list[Path]:
     spec = _SPECS[source]
     dirs = [r / folder for r in data_roots(root) for folder in spec.folders]
-    if source == "fashion":
+    if source == "fashion" and not _explicit(root):
         dirs.append(DEBIAN_FASHION_DIR)
     return dirs
 
@@ -158,15 +172,17 @@ def _not_found_message(
 ) -> str:
     spec = _SPECS[_SOURCE_OF[name]]
     paths = "\n".join(f"  {p}" for p in searched)
+    files = " and ".join(spec.files[split])
+    gz = " (or their .gz)" if spec.gz else ""
     return (
         f"The {split} split of dataset {name!r} was not found. Looked for:\n{paths}\n"
         f"{failure}"
         "To get the data, either:\n"
-        f"  - put the files in <root>/{spec.folders[0]}/ and pass root=<root> or set "
-        f"{ENV_VAR}=<root>;\n"
+        f"  - put {files}{gz} in <root>/{spec.folders[0]}/ and set {ENV_VAR}=<root> "
+        f"(in Python: root=<root>; a chosen root is the only place searched);\n"
         f"{spec.hint}"
-        f"  - with a network, pass download=True to fetch them with torchvision into "
-        f"{target}."
+        f"  - or download them from the dataset's site (torchvision's {spec.torchvision_class} "
+        f"downloader puts them in {target}/{spec.folders[0]})."
     )
 
 

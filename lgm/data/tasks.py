@@ -40,7 +40,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from lgm.data.datasets import FASHION_CLASSES, load_uint8, to_float
+from lgm.data.datasets import FASHION_CLASSES, load_uint8, locate_dataset, search_roots, to_float
+from lgm.data.fingerprint import DataFingerprint, fingerprint_files, relative_path
 
 EXPERIMENTS: tuple[str, ...] = (
     "fashion", "mnist", "permuted", "svhn_mnist", "fashion_mnist20", "fashion_then_mnist")
@@ -86,6 +87,7 @@ class TaskSequence:
     image_shape: tuple[int, int, int]
     tasks: list[Task]
     source: str  # human-readable: which files/data were used (for provenance)
+    files: DataFingerprint | None = None  # the files read (None for in-memory data)
 
     def __len__(self) -> int:
         return len(self.tasks)
@@ -130,15 +132,17 @@ class _Data:
     test_x: Tensor
     test_y: Tensor
     files: tuple[Path, ...]
+    roots: tuple[Path, ...]  # the data roots searched (files are named relative to them)
 
     def describe(self) -> str:
-        return f"{self.name}: " + ", ".join(str(p) for p in self.files)
+        return f"{self.name}: " + ", ".join(relative_path(p, self.roots) for p in self.files)
 
 
 def _load(name: str, root: str | os.PathLike | None, download: bool) -> _Data:
     train_x, train_y, train_files = load_uint8(name, root, split="train", download=download)
     test_x, test_y, test_files = load_uint8(name, root, split="test", download=download)
-    return _Data(name, train_x, train_y, test_x, test_y, train_files + test_files)
+    return _Data(name, train_x, train_y, test_x, test_y, train_files + test_files,
+                 tuple(search_roots(root)))
 
 
 # ----------------------------------------------------------------------------- validation
@@ -357,7 +361,37 @@ def make_tasks(
                                      cfg)
     shape = tuple(tasks[0].train.shape[1:])
     source = _describe(experiment, len(tasks), cfg, used)
-    return TaskSequence(experiment, _DATASET_OF[experiment], shape, tasks, source)
+    files = fingerprint_files([p for d in used for p in d.files], search_roots(root))
+    return TaskSequence(experiment, _DATASET_OF[experiment], shape, tasks, source, files)
+
+
+def experiment_datasets(experiment: str, *, num_tasks: int | None = None,
+                        class_order: Sequence[int] | None = None) -> tuple[str, ...]:
+    """The datasets :func:`make_tasks` reads for these arguments, in the order it reads them."""
+    _check_args(experiment, 0.5, None, class_order)
+    if experiment in _NUM_CLASSES:
+        order = _class_order(class_order, _NUM_CLASSES[experiment])
+        order = order[: _num_tasks(num_tasks, len(order), len(order))]
+        first = "mnist" if experiment == "mnist" else "fashion"
+        return tuple(dict.fromkeys(first if c < 10 else "mnist" for c in order))
+    if experiment == "permuted":
+        return ("mnist",)
+    return _DATASET_SEQUENCES[experiment][: _num_tasks(num_tasks, 2, 2)]
+
+
+def experiment_fingerprint(experiment: str, root: str | os.PathLike | None = None, *,
+                           num_tasks: int | None = None,
+                           class_order: Sequence[int] | None = None) -> DataFingerprint:
+    """Sizes and sha256 of the files :func:`make_tasks` would read (train then test split of
+    each dataset), with their paths relative to the data root, without decoding them.
+
+    Raises :class:`~lgm.data.idx.DataNotFoundError` (listing every path looked for) when a
+    file is missing. Hashes are computed once per file (:mod:`lgm.data.fingerprint`).
+    """
+    paths = [p for name in experiment_datasets(experiment, num_tasks=num_tasks,
+                                               class_order=class_order)
+             for split in ("train", "test") for p in locate_dataset(name, root, split=split)]
+    return fingerprint_files(paths, search_roots(root))
 
 
 def _describe(experiment: str, n: int, cfg: _Config, used: list[_Data]) -> str:
@@ -374,6 +408,8 @@ __all__ = [
     "PERMUTATION_SEED_BASE",
     "Task",
     "TaskSequence",
+    "experiment_datasets",
+    "experiment_fingerprint",
     "make_tasks",
     "pixel_permutation",
 ]

@@ -1,18 +1,36 @@
-"""Result cache: a run's result is stored under a key of its full parameters and the code.
+"""Result cache: nothing wrong is ever cached, served or lost (issues 11 and 14).
 
-``cached_run(cfg)`` returns the stored result when one exists for ``cfg`` and the current code
-version, and computes (and stores) it otherwise, so a notebook asks for results and the
-library trains only for keys it has not seen. Two places are searched, in order:
+``cached_run(cfg)`` returns the stored result of ``cfg`` when there is a sound one, and
+computes (and stores) it otherwise, so a notebook asks for results and the library trains only
+what it has not seen. Two places are searched, in order:
 
 1. ``results/`` in the repository: committed results (e.g. paper-preset GPU runs), read-only;
 2. ``<cache root>/results/`` (``LGM_CACHE``, default ``runs/``): everything computed locally.
 
-The code version is a hash of the modules a result depends on: the experiment's entry module
-and every ``lgm`` module it imports, transitively, among the result packages (data, models,
-losses, training, metrics, experiments), with docstrings, comments and blank lines removed.
-Editing prose or comments keeps cached results, changing code they run invalidates them, and code of
-another experiment (the other paper's, say) does not touch them. A corrupt entry is reported
-and recomputed, never silently used.
+**Key.** A lifelong run's file is ``<experiment>-<method>-seed<s>-<preset>-<config hash>-
+<data hash>.json``: the config hash covers every field that changes the result (not the device
+or the data root), the data hash the names, sizes and sha256 of the data files the run reads
+(:func:`lgm.data.tasks.experiment_fingerprint`, hashed once per file). Any other experiment's
+(:func:`cached_call`) is ``<group>/<name>-<params hash>.json``, and records the data files its
+computation read. The code is not part of the key.
+
+**What is served.** A stored entry is served only if it is strict JSON with the expected
+fields and finite numbers, its stored config (params) equals the one asked for (a file copied
+under another key's name is rejected), its data fingerprint equals the current data's (when the
+data is at hand: without it nothing could be recomputed anyway, so the entry is served with a
+warning), and its **numerics fingerprint** equals the current code's: the output of the entry
+module's ``fingerprint()`` (a short float64 CPU computation through the experiment's real code
+path, :mod:`lgm.experiments.fingerprints`), compared with a relative tolerance of 1e-9. A
+refactor that keeps the numbers keeps every stored result; one that changes them makes them
+stale (a warning, then recomputation). An entry module without ``fingerprint()`` falls back to
+a hash of its source and the lgm modules it imports (:func:`code_version`).
+
+**What is stored.** Results are written strictly (a NaN or infinite number is an error,
+:class:`NonFiniteResultError`, never a file), through unique temporary files renamed into
+place (:func:`lgm.paths.atomic_write`), under a per-key lock (``filelock``): a second identical
+run waits for the first and then reads its result instead of computing it again. A cache that
+cannot be written raises :class:`~lgm.paths.CacheError` (a full disk
+:class:`~lgm.paths.DiskFullError`), saying what, where and what to do.
 """
 
 from __future__ import annotations
@@ -20,25 +38,42 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import importlib
 import io
 import json
-import os
+import math
+import sys
 import tokenize
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import filelock
 import numpy as np
 
+from lgm.data.fingerprint import DataFingerprint, file_sha256
+from lgm.data.idx import DataNotFoundError
+from lgm.data.tasks import experiment_fingerprint
 from lgm.experiments.config import RunConfig
-from lgm.paths import REPO_ROOT, cache_root
+from lgm.paths import REPO_ROOT, CacheError, atomic_write, cache_root, ensure_folder, store_error
 
 RESULT_PACKAGES = ("data", "models", "losses", "training", "metrics", "experiments")
 # Bookkeeping that never changes a result: pages' helpers and this cache itself.
 NOT_RESULTS = ("experiments/report.py", "experiments/plots.py", "experiments/cache.py")
 COMMITTED_RESULTS = REPO_ROOT / "results"
+LIFELONG_ENTRY = "lgm.experiments.lifelong"
+FINGERPRINT_RTOL = 1e-9
+NO_DATA = "nodata"  # the data part of a key when the data files are not at hand
+
+
+class NonFiniteResultError(ValueError):
+    """A result holds NaN or an infinite number; it is never stored (the message names it)."""
+
+
+# ------------------------------------------------------------------ code version (fallback)
 
 
 def _docstring_lines(tree: ast.AST) -> set[int]:
@@ -54,12 +89,8 @@ def _docstring_lines(tree: ast.AST) -> set[int]:
 
 
 def normalised_source(source: str) -> str:
-    """``source`` without docstrings, comments, blank lines and trailing spaces.
-
-    Built from line numbers and comment tokens only, which every Python version reports the
-    same way (``ast.dump`` does not: a hash of it differed between 3.11 and 3.12), so a result
-    computed on another machine's Python is found here.
-    """
+    """``source`` without docstrings, comments, blank lines and trailing spaces (the same on
+    every Python version, unlike ``ast.dump``)."""
     lines = source.splitlines()
     drop = _docstring_lines(ast.parse(source))
     comments: dict[int, int] = {}
@@ -74,9 +105,6 @@ def normalised_source(source: str) -> str:
         if line:
             kept.append(line)
     return "\n".join(kept)
-
-
-LIFELONG_ENTRY = "lgm.training.methods"
 
 
 def _module_path(package: Path, module: str) -> Path | None:
@@ -121,76 +149,282 @@ def code_modules(entry: str = LIFELONG_ENTRY) -> list[str]:
 
 @functools.lru_cache(maxsize=16)
 def code_version(entry: str = LIFELONG_ENTRY) -> str:
-    """Hash of the code that determines the results of ``entry`` (a module name): the module
-    and every result module it imports, transitively (comments, blank lines and docstrings
-    ignored). Editing code that an experiment does not import keeps its cached results."""
-    package = PACKAGE
+    """Hash of the source of ``entry`` and the result modules it imports (comments, blank
+    lines and docstrings ignored): the fallback for entry modules without ``fingerprint()``."""
     digest = hashlib.sha256()
     for module in code_modules(entry):
-        text = normalised_source(_module_path(package, module).read_text())
+        text = normalised_source(_module_path(PACKAGE, module).read_text())
         digest.update(f"{module}\n{text}\n".encode())
     return digest.hexdigest()[:12]
 
 
-def result_key(cfg: RunConfig) -> str:
-    """File stem of ``cfg``'s result: readable prefix, config hash and code version."""
-    return f"{cfg.experiment}-{cfg.method}-seed{cfg.seed}-{cfg.preset}-{cfg.key()}-{code_version()}"
+# ------------------------------------------------------------------ numerics fingerprint
 
 
-def result_paths(cfg: RunConfig) -> list[Path]:
-    """Where the result of ``cfg`` may be stored: committed first, then the local cache."""
-    name = f"{result_key(cfg)}.json"
-    return [COMMITTED_RESULTS / cfg.experiment / name, cache_root() / "results" / name]
+def _fingerprint_function(entry: str) -> Callable[[], Sequence[float]] | None:
+    module = importlib.import_module(entry)
+    function = getattr(module, "fingerprint", None)
+    if function is None and entry == LIFELONG_ENTRY:
+        from lgm.experiments.fingerprints import lifelong_fingerprint
+        function = lifelong_fingerprint
+    return function
+
+
+@functools.lru_cache(maxsize=32)
+def _entry_fingerprint(entry: str) -> tuple[float, ...] | str:
+    function = _fingerprint_function(entry)
+    if function is None:
+        return code_version(entry)
+    values = tuple(float(v) for v in function())
+    if not values or not all(math.isfinite(v) for v in values):
+        raise NonFiniteResultError(f"{entry}.fingerprint() must return finite floats, got "
+                                   f"{list(values)[:8]}")
+    return values
+
+
+def entry_fingerprint(entry: str) -> list[float] | str:
+    """The numerics fingerprint of entry module ``entry`` (computed once per process): its
+    ``fingerprint()`` as floats, else its :func:`code_version`."""
+    found = _entry_fingerprint(entry)
+    return found if isinstance(found, str) else list(found)
+
+
+def same_fingerprint(stored: Any, current: list[float] | str) -> bool:
+    """Whether a stored fingerprint equals the current one (floats: relative tolerance 1e-9)."""
+    if isinstance(current, str) or isinstance(stored, str):
+        return stored == current
+    if not isinstance(stored, list) or len(stored) != len(current):
+        return False
+    return all(isinstance(s, (int, float)) and math.isclose(s, c, rel_tol=FINGERPRINT_RTOL,
+                                                            abs_tol=1e-300)
+               for s, c in zip(stored, current, strict=True))
+
+
+# ------------------------------------------------------------------ strict JSON files
+
+
+def _non_finite(value: Any, where: str) -> str | None:
+    """Path of the first NaN/inf inside ``value`` (``tasks[3].neg_elbo``), else None."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else where
+    if isinstance(value, dict):
+        items: Iterator[tuple[str, Any]] = ((f"{where}.{k}" if where else str(k), v)
+                                            for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    return next((bad for w, v in items if (bad := _non_finite(v, w)) is not None), None)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python numbers (for ``json.dumps``)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def strict_json(record: dict[str, Any], what: str) -> bytes:
+    """``record`` as strict JSON; :class:`NonFiniteResultError` naming the first NaN/inf."""
+    plain = json.loads(json.dumps(record, default=_plain))  # numpy scalars -> floats
+    bad = _non_finite(plain, "")
+    if bad is not None:
+        value = _lookup_path(plain, bad)
+        raise NonFiniteResultError(f"{what}: {bad} is {value!r}; a non-finite result is never "
+                                   "stored (the run diverged or a metric overflowed)")
+    return json.dumps(plain, indent=1, allow_nan=False).encode()
+
+
+def _lookup_path(value: Any, path: str) -> Any:
+    for part in path.replace("[", ".").replace("]", "").split("."):
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON number {name}")
+
+
+def read_json(path: Path) -> Any:
+    """Strict JSON (``NaN``/``Infinity`` are an error)."""
+    return json.loads(path.read_text(), parse_constant=_reject_constant)
+
+
+def save_result(path: Path, result: dict[str, Any]) -> None:
+    """Write ``result`` strictly and atomically (unique temporary file, then rename); arrays
+    go to ``<stem>.npz`` first, so a JSON file always has its arrays beside it."""
+    record = {k: v for k, v in result.items() if k not in ("arrays", "cache")}
+    blob = strict_json(record | {"arrays_file": path.with_suffix(".npz").name}
+                       if result.get("arrays") else record, f"result {path.name}")
+    if result.get("arrays"):
+        atomic_write(path.with_suffix(".npz"),
+                     lambda f: np.savez_compressed(f, **result["arrays"]), "result arrays")
+    atomic_write(path, lambda f: f.write(blob), "result")
 
 
 RUN_KEYS = ("config", "tasks", "provenance")
+CALL_KEYS = ("params", "provenance")
 
 
 def load_result(path: Path, required: tuple[str, ...] = RUN_KEYS) -> dict[str, Any] | None:
-    """The stored result, or None (with a warning) when the file is unreadable or incomplete.
-
-    A result with arrays (``RunConfig.visuals``, samples) has them in ``<stem>.npz`` beside
-    the JSON.
-    """
+    """The stored result, or None (with a warning) when it is unreadable, incomplete, not
+    strict JSON or holds a non-finite number."""
     try:
-        result = json.loads(path.read_text())
+        result = read_json(path)
         if not isinstance(result, dict) or not set(required) <= set(result):
             raise ValueError(f"missing one of {'/'.join(required)}")
         if result.get("arrays_file"):
             with np.load(path.with_suffix(".npz")) as npz:
                 result["arrays"] = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile) as err:
-        warnings.warn(f"cache entry {path} is corrupt ({err}); recomputing it", stacklevel=2)
+        warnings.warn(f"cache entry {path} is corrupt ({err}); recomputing it", stacklevel=3)
         return None
     return result
 
 
-def save_result(path: Path, result: dict[str, Any]) -> None:
-    """Write atomically (a kill mid-write leaves no half file); arrays go to ``.npz``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {k: v for k, v in result.items() if k != "arrays"}
-    if result.get("arrays"):
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **result["arrays"])
-        os.replace(tmp, path.with_suffix(".npz"))
-        record["arrays_file"] = path.with_suffix(".npz").name
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, path)
+# ------------------------------------------------------------------ validity of an entry
 
 
-def lookup(cfg: RunConfig) -> dict[str, Any] | None:
-    """The cached result of ``cfg`` if there is a sound one."""
-    for path in result_paths(cfg):
-        if path.exists():
-            result = load_result(path)
-            if result is not None:
-                return result
+def _canonical(value: Any) -> Any:
+    """JSON round trip (tuples -> lists, numpy -> Python), the form a stored value has."""
+    return json.loads(json.dumps(value, sort_keys=True, default=_plain))
+
+
+def config_params(cfg: RunConfig) -> dict[str, Any]:
+    """What a lifelong run's key covers: every field but the device and the data root."""
+    return {k: v for k, v in _canonical(cfg.to_dict()).items() if k not in ("device",
+                                                                             "data_root")}
+
+
+def params_hash(params: dict[str, Any], length: int = 12) -> str:
+    """Short hash of a JSON-able parameter dict (key order irrelevant)."""
+    blob = json.dumps(_canonical(params), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def _stale_reason(entry: dict[str, Any], asked: dict[str, Any], stored_asked: Any,
+                  fingerprint: list[float] | str, data: str | None) -> str | None:
+    """Why ``entry`` may not be served for the key ``asked`` (None: it may)."""
+    if _canonical(stored_asked) != asked:
+        return "it holds the result of another configuration (a file copied or renamed?)"
+    stored = entry.get("fingerprint", entry.get("code_version"))
+    if not same_fingerprint(stored, fingerprint):
+        return ("it was computed by code whose numbers differ from the current code's "
+                "(numerics fingerprint changed)")
+    stored_data = (entry.get("data_fingerprint") or {}).get("digest")
+    if data is not None and stored_data != data:
+        return "it was computed from other data files (data fingerprint differs)"
     return None
 
 
+def _check_entry(path: Path, required: tuple[str, ...], asked: dict[str, Any], field: str,
+                 fingerprint: list[float] | str, data: str | None) -> dict[str, Any] | None:
+    """The entry at ``path`` if it is sound and belongs to this key; else None (warned)."""
+    entry = load_result(path, required)
+    if entry is None:
+        return None
+    if field == "config":
+        stored_asked = {k: v for k, v in entry["config"].items()
+                        if k not in ("device", "data_root")}
+    else:
+        stored_asked = entry[field]
+    reason = _stale_reason(entry, asked, stored_asked, fingerprint, data)
+    if reason is not None:
+        warnings.warn(f"cache entry {path} is not used: {reason}; recomputing it",
+                      stacklevel=3)
+        return None
+    return entry
+
+
+# ------------------------------------------------------------------ lifelong runs
+
+
+def data_fingerprint(cfg: RunConfig) -> DataFingerprint | None:
+    """Fingerprint of the data files ``cfg`` reads, None when they are not at hand."""
+    try:
+        return experiment_fingerprint(cfg.experiment, cfg.data_root, num_tasks=cfg.num_tasks,
+                                      class_order=cfg.class_order)
+    except DataNotFoundError:
+        return None
+
+
+def _data_part(fp: DataFingerprint | None) -> str:
+    return fp.digest[:12] if fp is not None else NO_DATA
+
+
+def _stem(cfg: RunConfig, data: str) -> str:
+    return (f"{cfg.experiment}-{cfg.method}-seed{cfg.seed}-{cfg.preset}-"
+            f"{params_hash(config_params(cfg), 16)}-{data}")
+
+
+def result_key(cfg: RunConfig, fp: DataFingerprint | None = None) -> str:
+    """File stem of ``cfg``'s result: readable prefix, config hash and data hash."""
+    return _stem(cfg, _data_part(fp if fp is not None else data_fingerprint(cfg)))
+
+
+def result_paths(cfg: RunConfig, fp: DataFingerprint | None = None) -> list[Path]:
+    """Where the result of ``cfg`` may be stored: committed first, then the local cache."""
+    name = f"{result_key(cfg, fp)}.json"
+    return [COMMITTED_RESULTS / cfg.experiment / name, _local() / name]
+
+
+def _local() -> Path:
+    return cache_root(create=False) / "results"
+
+
+_unchecked_warned: set[str] = set()
+
+
+def _candidates(cfg: RunConfig, fp: DataFingerprint | None) -> list[Path]:
+    """Files that may hold ``cfg``'s result: its key's, or, without the data at hand, any
+    data's (committed first)."""
+    if fp is not None:
+        return result_paths(cfg, fp)
+    pattern = f"{_stem(cfg, '*')}.json"
+    return [*sorted((COMMITTED_RESULTS / cfg.experiment).glob(pattern)),
+            *sorted(_local().glob(pattern))]
+
+
+def lookup(cfg: RunConfig, fp: DataFingerprint | None = None) -> dict[str, Any] | None:
+    """The cached result of ``cfg`` if there is a sound one (see the module docstring)."""
+    fingerprint = entry_fingerprint(LIFELONG_ENTRY)
+    asked = config_params(cfg)
+    data = fp.digest if fp is not None else None
+    for path in _candidates(cfg, fp):
+        if not path.exists():
+            continue
+        entry = _check_entry(path, RUN_KEYS, asked, "config", fingerprint, data)
+        if entry is not None:
+            if fp is None and path.name not in _unchecked_warned:
+                _unchecked_warned.add(path.name)
+                warnings.warn(f"the data of {cfg.experiment} is not at hand: serving {path} "
+                              "without checking the data it was computed from", stacklevel=3)
+            return entry
+    return None
+
+
+@contextmanager
+def key_locks(stems: Sequence[str]) -> Iterator[None]:
+    """Hold one lock per key (in sorted order, so that overlapping groups cannot deadlock);
+    says so on stderr when another process holds one."""
+    folder = ensure_folder(cache_root() / "locks", "cache locks")
+    with ExitStack() as stack:
+        for stem in sorted(set(stems)):
+            lock = filelock.FileLock(str(folder / f"{stem}.lock"))
+            try:
+                try:
+                    lock.acquire(timeout=0)
+                except filelock.Timeout:
+                    print(f"lgm: waiting for another process computing {stem}", file=sys.stderr)
+                    lock.acquire()
+            except OSError as err:
+                raise store_error(err, folder / f"{stem}.lock", "cache lock") from err
+            stack.callback(lock.release)
+        yield
+
+
 def cached_run(cfg: RunConfig, *, compute: bool = True, resume: bool = True) -> dict[str, Any]:
-    """The result of ``cfg``: from the cache, else computed by ``run_experiment``.
+    """The result of ``cfg``: from the cache, else computed by ``run_experiments``.
 
     ``compute=False`` raises ``LookupError`` instead of training (for a book build that must
     only show stored results). A computation resumes from its last checkpoint (``resume``).
@@ -201,9 +435,11 @@ def cached_run(cfg: RunConfig, *, compute: bool = True, resume: bool = True) -> 
 def cached_runs(cfgs: list[RunConfig], *, compute: bool = True, resume: bool = True
                 ) -> list[dict[str, Any]]:
     """Results of ``cfgs`` (in order). Those not in the cache are computed, configs that differ
-    only in their seed together, as one stacked model (``run_experiments``); each seed's
-    result is stored under its own config, exactly as a lone run would store it."""
-    found: list[dict[str, Any] | None] = [lookup(c) for c in cfgs]
+    only in their seed together, as one stacked model (``run_experiments``), under the locks
+    of their keys; each seed's result is stored under its own config, exactly as a lone run
+    would store it."""
+    fps = [data_fingerprint(c) for c in cfgs]
+    found: list[dict[str, Any] | None] = [lookup(c, f) for c, f in zip(cfgs, fps, strict=True)]
     for r in found:
         if r is not None:
             r["cache"] = "hit"
@@ -211,14 +447,29 @@ def cached_runs(cfgs: list[RunConfig], *, compute: bool = True, resume: bool = T
     if missing and not compute:
         raise LookupError(f"no cached result for {result_key(missing[0])}; run it with "
                           "compute=True")
-    from lgm.training.methods import run_experiments  # late: training imports experiments
+    from lgm.experiments.lifelong import run_experiments  # late: lifelong uses this cache
 
+    fp_of = {id(c): f for c, f in zip(cfgs, fps, strict=True)}
     for group in seed_groups(missing):
-        for c, result in zip(group, run_experiments(group, resume=resume), strict=True):
-            result["code_version"] = code_version()
-            save_result(result_paths(c)[1], result)
-            result["cache"] = "computed"
-            found[cfgs.index(c)] = result
+        with key_locks([result_key(c, fp_of[id(c)]) for c in group]):
+            done = {id(c): lookup(c, fp_of[id(c)]) for c in group}  # computed meanwhile?
+            todo = [c for c in group if done[id(c)] is None]
+            results = run_experiments(todo, resume=resume) if todo else []
+            for c, result in zip(todo, results, strict=True):
+                result["fingerprint"] = entry_fingerprint(LIFELONG_ENTRY)
+                result["fingerprint_entry"] = LIFELONG_ENTRY
+                fp = fp_of[id(c)]
+                if fp is not None:
+                    result["data_fingerprint"] = fp.to_dict()
+                save_result(result_paths(c, fp)[1], result)
+                result["cache"] = "computed"
+                done[id(c)] = result
+        for c in group:
+            if done[id(c)].get("cache") != "computed":
+                done[id(c)]["cache"] = "hit"
+            for i, other in enumerate(cfgs):
+                if other is c:
+                    found[i] = done[id(c)]
     return found  # type: ignore[return-value]
 
 
@@ -234,22 +485,26 @@ def seed_groups(cfgs: list[RunConfig]) -> list[list[RunConfig]]:
     return list(groups.values())
 
 
-# --------------------------------------------------------------------------- any experiment
-CALL_KEYS = ("params", "provenance")
+# ------------------------------------------------------------------ any experiment
 
 
-def params_hash(params: dict[str, Any]) -> str:
-    """Short hash of a JSON-able parameter dict (key order irrelevant)."""
-    blob = json.dumps(params, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:12]
+def call_paths(group: str, name: str, params: dict[str, Any]) -> list[Path]:
+    """Committed then local paths of the result of experiment ``name`` with ``params``."""
+    stem = f"{name}-{params_hash(params)}.json"
+    return [COMMITTED_RESULTS / group / stem, _local() / group / stem]
 
 
-def call_paths(group: str, name: str, params: dict[str, Any],
-               entry: str = LIFELONG_ENTRY) -> list[Path]:
-    """Committed then local paths of the result of experiment ``name`` with ``params``, for
-    code whose entry module is ``entry``."""
-    stem = f"{name}-{params_hash(params)}-{code_version(entry)}.json"
-    return [COMMITTED_RESULTS / group / stem, cache_root() / "results" / group / stem]
+def _data_unchanged(entry: dict[str, Any], roots: Sequence[Path]) -> bool:
+    """Whether the data files an entry records still have their recorded contents (files not
+    at hand cannot be checked and count as unchanged)."""
+    for f in (entry.get("data_fingerprint") or {}).get("files", []):
+        path = Path(f["path"])
+        here = [path] if path.is_absolute() else [r / path for r in roots]
+        existing = next((p for p in here if p.is_file()), None)
+        if existing is not None and (existing.stat().st_size != f["size"]
+                                     or file_sha256(existing) != f["sha256"]):
+            return False
+    return True
 
 
 def cached_call(group: str, name: str, params: dict[str, Any],
@@ -257,26 +512,53 @@ def cached_call(group: str, name: str, params: dict[str, Any],
                 recompute: bool = True) -> dict[str, Any]:
     """``compute(params)`` through the result cache (same rules as :func:`cached_run`).
 
-    For experiments that are not a lifelong :class:`RunConfig` (the KD paper's). The code
-    version is that of ``compute``'s module and what it imports. ``compute``
-    must return a dict with ``provenance`` (see :func:`lgm.provenance.provenance`); numpy
-    arrays go under ``arrays``. The stored result also records ``params`` and the code
-    version. ``recompute=False`` raises ``LookupError`` when nothing is cached.
+    For experiments that are not a lifelong :class:`RunConfig` (the KD paper's). The numerics
+    fingerprint is that of ``compute``'s module (its ``fingerprint()``, else its code
+    version). ``compute`` must return a dict with ``provenance`` (see
+    :func:`lgm.provenance.provenance`); numpy arrays go under ``arrays``; the data files it
+    read may go under ``data_fingerprint`` (:meth:`DataFingerprint.to_dict`) and are then
+    checked on every lookup. The stored result also records ``params`` and the fingerprint.
+    ``recompute=False`` raises ``LookupError`` when nothing is cached.
     """
-    entry = compute.__module__
-    paths = call_paths(group, name, params, entry)
-    for path in paths:
-        if path.exists():
-            found = load_result(path, CALL_KEYS)
-            if found is not None:
-                found["cache"] = "hit"
-                return found
+    from lgm.data.datasets import search_roots
+
+    entry_module = compute.__module__
+    fingerprint = entry_fingerprint(entry_module)
+    paths = call_paths(group, name, params)
+    asked = _canonical(params)
+    roots = search_roots(params.get("data_root"))
+
+    def sound() -> dict[str, Any] | None:
+        for path in paths:
+            if path.exists():
+                found = _check_entry(path, CALL_KEYS, asked, "params", fingerprint, None)
+                if found is not None and not _data_unchanged(found, roots):
+                    warnings.warn(f"cache entry {path} is not used: its data files changed; "
+                                  "recomputing it", stacklevel=3)
+                    found = None
+                if found is not None:
+                    found["cache"] = "hit"
+                    return found
+        return None
+
+    hit = sound()
+    if hit is not None:
+        return hit
     if not recompute:
         raise LookupError(f"no cached result for {paths[1].name}; run it with recompute=True")
-    result = compute(params)
-    if "provenance" not in result:
-        raise ValueError(f"{name}: compute() must return a 'provenance' entry")
-    result = {**result, "params": params, "code_version": code_version(entry)}
-    save_result(paths[1], result)
+    with key_locks([f"{group}-{paths[1].stem}"]):
+        hit = sound()  # computed by another process while we waited?
+        if hit is not None:
+            return hit
+        result = compute(params)
+        if "provenance" not in result:
+            raise ValueError(f"{name}: compute() must return a 'provenance' entry")
+        result = {**result, "params": params, "fingerprint": fingerprint,
+                  "fingerprint_entry": entry_module}
+        save_result(paths[1], result)
     result["cache"] = "computed"
     return result
+
+
+__all__ = ["CacheError", "NonFiniteResultError", "cached_call", "cached_run", "cached_runs",
+           "code_version", "entry_fingerprint", "lookup", "result_key", "result_paths"]
