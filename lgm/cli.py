@@ -1,22 +1,31 @@
-"""Command line: ``python -m lgm train --experiment fashion --method lifelong --seeds 0-4``.
+"""Command line: every experiment of both papers, by name, through the result cache.
 
-``--seeds`` takes a list (``0,2,5``), a range (``0-4``) or both (``0-2,7``); the seeds train as
-one stacked model and each gets its own result, the same as a lone run of that seed.
+    python -m lgm experiments                      # every experiment, its presets and pages
+    python -m lgm run fashion --preset paper --seeds 0-4 --set method=ewc --device cuda
+    python -m lgm run kd_hm --preset quick --out hm.json
+    python -m lgm train --experiment fashion --method lifelong --seeds 0-4   # alias of run
+    python -m lgm params                           # appendix 7.4.1's parameter table
 
-Every parameter of :class:`lgm.experiments.RunConfig` can be set with ``--set name=value``
-(values parsed as JSON, else kept as strings). The run's result is written as JSON holding
-the full config, the per-task metrics, the git commit, device, torch version and wall time.
+``--seeds`` takes a list (``0,2,5``), a range (``0-4``) or both (``0-2,7``); explicit seeds
+mean exactly what they say, and without them the paper preset runs the paper's seeds. Every
+config field can be set with ``--set name=value`` (values parsed as JSON, else kept as
+strings). Bad input is refused before any compute with one line naming the culprit, and each
+kind of failure has its own exit code (:data:`EXIT_CODES`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from lgm.experiments import ARCHS, EXPERIMENTS, METHODS, PRESETS, make_config
+from lgm.experiments.spec import PRESETS, ConfigError
+from lgm.paths import CacheError, write_bytes_atomic
+
+EXIT_CODES = {"usage": 2, "data": 3, "diverged": 4, "storage": 5, "checkpoint": 6}
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -33,63 +42,117 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 def parse_seeds(text: str) -> list[int]:
     """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,2,7-8"`` -> [0, 2, 7, 8]; each seed once, >= 0."""
     seeds: list[int] = []
-    try:
-        for part in text.split(","):
-            lo, _, hi = part.strip().partition("-")
-            seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seeds must look like 0-4 or 0,2,5, got {text!r}")\
-            from None
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        try:
+            first, last = int(lo), int(hi) if hi else int(lo)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"seeds must look like 0-4 or 0,2,5, got {text!r}") from None
+        if last < first:
+            raise argparse.ArgumentTypeError(f"seed range {part.strip()!r} is empty or reversed "
+                                             f"(write it low-high, e.g. {last}-{first})")
+        seeds += range(first, last + 1)
     if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
         raise argparse.ArgumentTypeError(f"seeds must be distinct and >= 0, got {text!r}")
     return seeds
 
 
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", choices=PRESETS, default="quick")
+    p.add_argument("--seeds", type=parse_seeds, default=None,
+                   help="seeds, trained stacked: 0-4 or 0,2,5 (default: the preset's)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto (default cpu)")
+    p.add_argument("--data-root", default=None, help="data folder (default: $LGM_DATA, ...)")
+    p.add_argument("--set", dest="overrides", type=parse_assignment, action="append",
+                   default=[], metavar="NAME=VALUE", help="override any config field")
+    p.add_argument("--out", type=Path, default=None, help="also write the result JSON here")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lgm", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="run one (experiment, method, seed)")
-    train.add_argument("--experiment", choices=EXPERIMENTS, default="fashion")
-    train.add_argument("--method", choices=METHODS, default="lifelong")
-    seeds = train.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=int, default=None, help="one seed (default 0)")
-    seeds.add_argument("--seeds", type=parse_seeds, default=None,
-                       help="several seeds, trained stacked: 0-4 or 0,2,5")
-    train.add_argument("--preset", choices=PRESETS, default="quick")
-    train.add_argument("--arch", choices=ARCHS, default="dense")
-    train.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    train.add_argument("--data-root", default=None, help="data folder (default: $LGM_DATA, ...)")
-    train.add_argument("--set", dest="overrides", type=parse_assignment, action="append",
-                       default=[], metavar="NAME=VALUE", help="override any config field")
-    train.add_argument("--out", type=Path, default=None,
-                       help="also write the result JSON here (it is always cached)")
-    train.add_argument("--no-resume", action="store_true", help="ignore existing checkpoints")
+    sub.add_parser("experiments", help="list every experiment, its presets and book pages")
+    run = sub.add_parser("run", help="run one experiment through the result cache")
+    run.add_argument("experiment", help="an experiment name (python -m lgm experiments)")
+    _run_options(run)
+    train = sub.add_parser("train", help="alias: run a lifelong experiment with one method")
+    train.add_argument("--experiment", default="fashion")
+    train.add_argument("--method", default="lifelong")
+    train.add_argument("--arch", default="dense")
+    train.add_argument("--seed", type=parse_seeds, default=None, help="one seed (= --seeds N)")
+    _run_options(train)
     sub.add_parser("params", help="print the parameter-count table of appendix 7.4.1")
     return parser
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from lgm.experiments.cache import cached_runs, result_key
+def cmd_experiments() -> int:
+    from lgm.experiments.registry import experiments
+
+    print(f"{'experiment':20} {'paper':9} {'presets':18} {'pages':28} title")
+    for e in experiments().values():
+        print(f"{e.name:20} {e.paper:9} {','.join(e.presets):18} {','.join(e.pages):28} "
+              f"{e.title}")
+    return 0
+
+
+def config_of(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The experiment and its validated config from the command line (no compute)."""
+    from lgm.experiments.registry import get
+    from lgm.experiments.spec import make_config
 
     overrides = dict(args.overrides)
-    seeds = args.seeds if args.seeds is not None else [0 if args.seed is None else args.seed]
-    cfgs = [make_config(args.preset, experiment=args.experiment, method=args.method, seed=s,
-                        arch=args.arch, device=args.device, data_root=args.data_root,
-                        **overrides) for s in seeds]
-    for cfg in cfgs:
-        print(f"lgm: {result_key(cfg)}", file=sys.stderr)
-    results = cached_runs(cfgs, resume=not args.no_resume)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results[0] if len(results) == 1 else results, indent=1))
-    for result in results:
-        prov = result["provenance"]
-        print(f"seed {result['config']['seed']}: {result['cache']} ({result['data']}); device "
-              f"{prov['device']}, {prov['wall_s']} s", file=sys.stderr)
-        for rec in result["tasks"]:
+    if args.command == "train":
+        if args.seed is not None:
+            if args.seeds is not None or len(args.seed) != 1:
+                raise ConfigError("--seed takes one seed; use --seeds for several")
+            args.seeds = args.seed
+        overrides = {"method": args.method, "arch": args.arch, **overrides}
+    exp = get(args.experiment)
+    for name, value in (("device", args.device), ("data_root", args.data_root)):
+        if value is not None:
+            overrides[name] = value
+    return exp, make_config(exp, args.preset, seeds=args.seeds, **overrides)
+
+
+def strict_json(result: Any) -> str:
+    """The result as strict JSON (no NaN or Infinity), arrays left out."""
+    def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items() if k != "arrays"}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"non-finite value {v} in the result")
+        return v
+    return json.dumps(clean(result), indent=1, allow_nan=False)
+
+
+def summarise(result: Any) -> None:
+    """One line per run (cache hit or computed, device, wall time) and the lifelong metrics."""
+    runs = result.get("runs", [result]) if isinstance(result, dict) else result
+    for r in runs:
+        prov = r.get("provenance", {})
+        seed = r.get("config", {}).get("seed", r.get("params", {}).get("seeds", ""))
+        print(f"seed {seed}: {r.get('cache', '?')}; device {prov.get('device', '?')}, "
+              f"{prov.get('wall_s', '?')} s", file=sys.stderr)
+        for rec in r.get("tasks", []):
             fd = f"  frechet {rec['frechet']:.2f}" if "frechet" in rec else ""
             print(f"  task {rec['task']}: -elbo {rec['neg_elbo']:.2f}{fd}  epochs "
                   f"{rec['epochs']}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    exp, cfg = config_of(args)
+    if args.out is not None:
+        blocker = next((p for p in args.out.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise ConfigError(f"--out {args.out}: {blocker} is a file, not a folder")
+    print(f"lgm: {exp.name} at preset {cfg.preset}, seeds {list(cfg.seeds)}", file=sys.stderr)
+    result = exp.run(cfg)
+    if args.out:
+        write_bytes_atomic(args.out, strict_json(result).encode(), "the --out result")
+    summarise(result)
     return 0
 
 
@@ -103,12 +166,35 @@ def cmd_params() -> int:
     return 0
 
 
+def failure(err: BaseException) -> tuple[str, str]:
+    """(kind, one-line message) of an error the command line reports without a traceback."""
+    from lgm.training import CheckpointError, NonFiniteLossError
+
+    if isinstance(err, ConfigError | argparse.ArgumentTypeError):
+        return "usage", str(err)
+    if isinstance(err, NonFiniteLossError):
+        return "diverged", f"{err} (nothing was cached for this run)"
+    if isinstance(err, CheckpointError):
+        return "checkpoint", str(err)
+    if isinstance(err, CacheError):
+        return "storage", str(err)
+    if isinstance(err, FileNotFoundError):
+        return "data", str(err)
+    if isinstance(err, OSError):
+        what = "disk full" if getattr(err, "errno", None) == 28 else "cannot write"
+        return "storage", f"{what}: {err}"
+    return "usage", str(err)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "train":
-            return cmd_train(args)
-        return cmd_params()
-    except (ValueError, TypeError, FileNotFoundError) as err:
-        print(f"lgm: error: {err}", file=sys.stderr)
-        return 2
+        if args.command == "experiments":
+            return cmd_experiments()
+        if args.command == "params":
+            return cmd_params()
+        return cmd_run(args)
+    except (ConfigError, ValueError, TypeError, OSError, RuntimeError, LookupError) as err:
+        kind, message = failure(err)
+        print(f"lgm: error: {message}", file=sys.stderr)
+        return EXIT_CODES[kind]

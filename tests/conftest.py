@@ -49,3 +49,29 @@ def one_cpu_thread():
     """Tiny models (RNN steps, small MLPs) run far faster on one torch thread."""
     with cpu_threads(1):
         yield
+
+
+def write_mnist_family(root, per_class: int = 24, test_per_class: int = 12) -> None:
+    """Tiny MNIST and Fashion-MNIST in torchvision's ``<Name>/raw/*.gz`` layout: class c's
+    images are noise plus a band at a row that depends on c (so models have something to learn)."""
+    import numpy as np
+
+    from lgm.data.idx import write_idx
+
+    rng = np.random.default_rng(0)
+    for name in ("MNIST", "FashionMNIST"):
+        for prefix, n in (("train", per_class), ("t10k", test_per_class)):
+            labels = np.repeat(np.arange(10, dtype=np.uint8), n)
+            images = (rng.random((len(labels), 28, 28)) < 0.05).astype(np.uint8) * 255
+            for i, c in enumerate(labels):
+                images[i, 2 + 2 * c: 5 + 2 * c, 4:24] = 255
+            write_idx(root / name / "raw" / f"{prefix}-images-idx3-ubyte.gz", images)
+            write_idx(root / name / "raw" / f"{prefix}-labels-idx1-ubyte.gz", labels)
+
+
+@pytest.fixture(scope="session")
+def fake_data_root(tmp_path_factory):
+    """A data root with tiny MNIST and Fashion-MNIST (no network, no ../shared)."""
+    root = tmp_path_factory.mktemp("data")
+    write_mnist_family(root)
+    return root

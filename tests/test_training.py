@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from lgm.experiments import make_config
+from lgm.experiments.lifelong import run
 from lgm.losses import diagonal_fisher, ewc_penalty, info_gain
 from lgm.losses.info_gain import critic_encode
 from lgm.models.vae import DiscreteContinuousVAE
-from lgm.training import CheckpointError, NonFiniteLossError, gumbel_temperature, run
+from lgm.training import CheckpointError, NonFiniteLossError, gumbel_temperature
 from lgm.training.checkpoint import save_checkpoint
 from lgm.training.loop import EpochBuffers, task_generators, train_task
 from lgm.training.objective import StudentObjective, Teacher

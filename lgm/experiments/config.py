@@ -1,68 +1,73 @@
-"""Run configuration: one (experiment, method, seed) with every knob, validated up front.
+"""The lifelong paper's run configuration, declared once (pydantic), validated up front.
 
-Bad input fails here, before any data is read or any step is taken.
+:class:`LifelongKnobs` holds every knob of a lifelong run with its allowed range;
+:class:`RunConfig` is one (experiment, method, seed) run, the unit that the cache stores and the
+stacked trainer groups by seed; :class:`LifelongConfig` is the experiment-level config of the
+command line and the book (several seeds, :mod:`lgm.experiments.spec`). Bad input fails here,
+before any data is read or any step is taken, with a message naming the field.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import math
-import re
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
 
 from lgm.data.tasks import EXPERIMENTS  # one list, owned by the data layer
+from lgm.experiments.spec import (
+    DEVICE_PATTERN,
+    PRESETS,
+    ConfigError,
+    ExperimentConfig,
+    Preset,
+    describe,
+)
+from lgm.training.settings import ObjectiveWeights, Schedule
 
 METHODS = ("lifelong", "vanilla", "full", "upto", "ewc")
 ARCHS = ("dense", "conv")
 DIRECTIONS = ("reverse", "forward")
-PRESETS = ("smoke", "quick", "paper")
 
+__all__ = ["ARCHS", "DIRECTIONS", "EXPERIMENTS", "METHODS", "PRESETS", "ConfigError",
+           "LifelongConfig", "LifelongKnobs", "RunConfig"]
 
-@dataclass
-class RunConfig:
-    """Everything that determines a run's result (and so its cache key)."""
+class LifelongKnobs(BaseModel):
+    """Everything that determines a lifelong run's result besides its seed (and so its key)."""
 
-    experiment: str = "fashion"
-    method: str = "lifelong"
-    seed: int = 0
-    preset: str = "quick"
-    arch: str = "dense"
-    num_tasks: int | None = None          # None: all the experiment's tasks
-    class_order: list[int] | None = None  # split experiments: which class is task t
-    continuous: int = 7                   # dim z_c: the table's "14" counts mean + log-variance
-    discrete: int | None = None           # J; None: 1 for lifelong (grows), num_tasks otherwise
-    batch_size: int = 128
-    lr: float = 1e-3
-    max_epochs: int = 200
-    min_epochs: int = 1                   # burn-in before early stopping may trigger
-    patience: int = 50                    # epochs without validation improvement
-    val_fraction: float = 0.1
-    max_per_task: int | None = None       # subsample each task (quick presets)
-    binarize: bool = False                # threshold images at 0.5 (reference: FashionMNIST)
-    info_gain_weight: float = 0.01        # lambda of eq. 6
-    consistency_weight: float = 1.0       # weight of the consistency KL (reference gamma 1.0)
-    consistency_direction: str = "reverse"
-    pad_mass: float = 1e-4                # mass given to a teacher's missing codes
-    likelihood_weight: float = 0.0        # > 0: the with-LL ablation (appendix 7.3)
-    ewc_gamma: float = 100.0
-    fisher_samples: int = 10_000
-    ewc_replay: bool = True               # EWC keeps the student-teacher replay (reference)
-    tau0: float = 1.0                     # Gumbel temperature schedule
-    tau_rate: float = 3e-5
-    tau_min: float = 0.5
-    frechet_samples: int = 4000
-    classifier_epochs: int = 5
-    iw_samples: int = 0                   # > 0: also report the importance-weighted bound
-    visuals: int = 0                      # > 0: keep n images per code/task (metrics.visuals)
-    device: str = "cpu"
-    data_root: str | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    def __post_init__(self) -> None:
-        validate(self)
+    experiment: Literal[EXPERIMENTS] = "fashion"  # type: ignore[valid-type]
+    method: Literal[METHODS] = "lifelong"  # type: ignore[valid-type]
+    arch: Literal[ARCHS] = "dense"  # type: ignore[valid-type]
+    num_tasks: PositiveInt | None = None          # None: all the experiment's tasks
+    class_order: tuple[NonNegativeInt, ...] | None = None  # split experiments: class of task t
+    continuous: PositiveInt = 7                   # dim z_c: the table's "14" = mean + log-var
+    discrete: PositiveInt | None = None           # J; None: 1 for lifelong (grows), else tasks
+    batch_size: PositiveInt = 128
+    lr: float = Field(1e-3, gt=0.0, allow_inf_nan=False)
+    max_epochs: PositiveInt = 200
+    min_epochs: PositiveInt = 1                   # burn-in before early stopping may trigger
+    patience: PositiveInt = 50                    # epochs without validation improvement
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0, allow_inf_nan=False)
+    max_per_task: int | None = Field(None, ge=2)  # subsample each task (quick presets)
+    binarize: bool = False                        # threshold images at 0.5
+    info_gain_weight: float = Field(0.01, ge=0.0, allow_inf_nan=False)  # lambda of eq. 6
+    consistency_weight: float = Field(1.0, ge=0.0, allow_inf_nan=False)  # reference gamma 1.0
+    consistency_direction: Literal[DIRECTIONS] = "reverse"  # type: ignore[valid-type]
+    pad_mass: float = Field(1e-4, gt=0.0, lt=1.0, allow_inf_nan=False)  # teacher's missing codes
+    likelihood_weight: float = Field(0.0, ge=0.0, allow_inf_nan=False)  # with-LL, app. 7.3
+    ewc_gamma: float = Field(100.0, ge=0.0, allow_inf_nan=False)
+    fisher_samples: NonNegativeInt = 10_000
+    ewc_replay: bool = True                       # EWC keeps the student-teacher replay
+    tau0: float = Field(1.0, gt=0.0, allow_inf_nan=False)  # Gumbel temperature schedule
+    tau_rate: float = Field(3e-5, ge=0.0, allow_inf_nan=False)
+    tau_min: float = Field(0.5, gt=0.0, allow_inf_nan=False)
+    frechet_samples: int = Field(4000, ge=2)
+    classifier_epochs: NonNegativeInt = 5
+    iw_samples: NonNegativeInt = 0                # > 0: also the importance-weighted bound
+    visuals: NonNegativeInt = 0                   # > 0: keep n images per code/task
 
     @property
     def initial_discrete(self) -> int:
@@ -71,8 +76,43 @@ class RunConfig:
             return self.discrete
         return 1 if self.method == "lifelong" else (self.num_tasks or 10)
 
+    @property
+    def weights(self) -> ObjectiveWeights:
+        """The objective's weights (eq. 6 / section 5): all that the loss needs to know."""
+        return ObjectiveWeights(
+            method=self.method, consistency_weight=self.consistency_weight,
+            consistency_direction=self.consistency_direction, pad_mass=self.pad_mass,
+            info_gain_weight=self.info_gain_weight, likelihood_weight=self.likelihood_weight,
+            ewc_gamma=self.ewc_gamma, ewc_replay=self.ewc_replay)
+
+    @property
+    def schedule(self) -> Schedule:
+        """Optimiser, batch, early stopping and temperature: all that the loop needs."""
+        return Schedule(lr=self.lr, batch_size=self.batch_size, max_epochs=self.max_epochs,
+                        min_epochs=self.min_epochs, patience=self.patience, tau0=self.tau0,
+                        tau_rate=self.tau_rate, tau_min=self.tau_min)
+
+
+class RunConfig(LifelongKnobs):
+    """One (experiment, method, seed) run: the unit of the result cache."""
+
+    seed: NonNegativeInt = 0
+    preset: Preset = "quick"
+    device: str = Field("cpu", pattern=DEVICE_PATTERN)
+    data_root: str | None = None
+
+    def __init__(self, **values: Any) -> None:
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        try:
+            super().__init__(**values)
+        except ValidationError as err:
+            raise ConfigError(describe(err)) from None
+        if self.min_epochs > self.max_epochs:
+            raise ConfigError(f"min_epochs ({self.min_epochs}) must be <= max_epochs "
+                              f"({self.max_epochs})")
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return self.model_dump(mode="json")
 
     def key(self) -> str:
         """Hash of every field that changes the result (not the device or data root)."""
@@ -82,69 +122,11 @@ class RunConfig:
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _choice(name: str, value: Any, options: tuple[str, ...]) -> None:
-    if value not in options:
-        raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(options)}")
+class LifelongConfig(ExperimentConfig, LifelongKnobs):
+    """A lifelong experiment for the command line and the book: the knobs and several seeds."""
 
-
-def _typed(cfg: RunConfig, name: str, kind: type | tuple[type, ...]) -> None:
-    value = getattr(cfg, name)
-    if isinstance(value, bool) and kind is not bool and bool not in (
-        kind if isinstance(kind, tuple) else (kind,)
-    ):
-        raise TypeError(f"{name} must be {kind}, got bool {value!r}")
-    if not isinstance(value, kind):
-        raise TypeError(f"{name} must be {kind}, got {type(value).__name__} {value!r}")
-
-
-def _at_least(name: str, value: float, low: float, *, strict: bool = False) -> None:
-    bad = value <= low if strict else value < low
-    if bad or (isinstance(value, float) and not math.isfinite(value)):
-        raise ValueError(f"{name} must be {'>' if strict else '>='} {low}, got {value!r}")
-
-
-INT_FIELDS = ("seed", "continuous", "batch_size", "max_epochs", "min_epochs", "patience",
-              "fisher_samples", "frechet_samples", "classifier_epochs", "iw_samples",
-              "visuals")
-FLOAT_FIELDS = ("lr", "val_fraction", "info_gain_weight", "consistency_weight", "pad_mass",
-                "likelihood_weight", "ewc_gamma", "tau0", "tau_rate", "tau_min")
-
-
-def validate(cfg: RunConfig) -> None:
-    """Raise TypeError/ValueError naming the bad field; called by RunConfig.__init__."""
-    _choice("experiment", cfg.experiment, EXPERIMENTS)
-    _choice("method", cfg.method, METHODS)
-    _choice("arch", cfg.arch, ARCHS)
-    _choice("consistency_direction", cfg.consistency_direction, DIRECTIONS)
-    _choice("preset", cfg.preset, (*PRESETS, "custom"))
-    if not isinstance(cfg.device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", cfg.device):
-        raise ValueError(f"unknown device {cfg.device!r}; use cpu, cuda, cuda:N or auto")
-    for name in INT_FIELDS:
-        _typed(cfg, name, int)
-    for name in FLOAT_FIELDS:
-        _typed(cfg, name, (int, float))
-    _at_least("seed", cfg.seed, 0)
-    for name in ("continuous", "batch_size", "max_epochs", "min_epochs", "patience"):
-        _at_least(name, getattr(cfg, name), 1)
-    for name in ("fisher_samples", "iw_samples", "classifier_epochs", "visuals"):
-        _at_least(name, getattr(cfg, name), 0)
-    _at_least("frechet_samples", cfg.frechet_samples, 2)
-    _at_least("lr", cfg.lr, 0.0, strict=True)
-    for name in ("info_gain_weight", "consistency_weight", "likelihood_weight", "ewc_gamma",
-                 "tau_rate"):
-        _at_least(name, getattr(cfg, name), 0.0)
-    _at_least("tau0", cfg.tau0, 0.0, strict=True)
-    _at_least("tau_min", cfg.tau_min, 0.0, strict=True)
-    if not 0.0 < cfg.val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in (0, 1), got {cfg.val_fraction!r}")
-    if not 0.0 < cfg.pad_mass < 1.0:
-        raise ValueError(f"pad_mass must be in (0, 1), got {cfg.pad_mass!r}")
-    if cfg.num_tasks is not None:
-        _typed(cfg, "num_tasks", int)
-        _at_least("num_tasks", cfg.num_tasks, 1)
-    if cfg.discrete is not None:
-        _typed(cfg, "discrete", int)
-        _at_least("discrete", cfg.discrete, 1)
-    if cfg.max_per_task is not None:
-        _typed(cfg, "max_per_task", int)
-        _at_least("max_per_task", cfg.max_per_task, 2)
+    def runs(self) -> list[RunConfig]:
+        """One :class:`RunConfig` per seed (trained stacked by the cache)."""
+        d = self.model_dump()
+        seeds = d.pop("seeds")
+        return [RunConfig(**d, seed=s) for s in seeds]

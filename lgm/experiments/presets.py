@@ -9,10 +9,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from lgm.experiments.config import PRESETS, RunConfig
+from lgm.experiments.config import PRESETS, ConfigError, RunConfig
 
 PRESET_VALUES: dict[str, dict[str, Any]] = {
     "smoke": dict(max_per_task=64, max_epochs=2, patience=1, batch_size=32, num_tasks=2,
@@ -27,10 +26,11 @@ PRESET_VALUES: dict[str, dict[str, Any]] = {
 def make_config(preset: str = "quick", **overrides: Any) -> RunConfig:
     """A RunConfig from a preset, with any field overridden (unknown fields are an error)."""
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
-    names = {f.name for f in dataclasses.fields(RunConfig)}
+        raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    names = set(RunConfig.model_fields)
     unknown = sorted(set(overrides) - names)
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown}; known: {sorted(names)}")
+        raise ConfigError(f"unknown parameter(s) {', '.join(unknown)}; known: "
+                          f"{', '.join(sorted(names))}")
     values = {**PRESET_VALUES[preset], **overrides, "preset": preset}
     return RunConfig(**values)

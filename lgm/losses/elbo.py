@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from lgm.losses.kl import kl_categorical_uniform, kl_gaussian_std_normal
-from lgm.models.vae import VAEOutput
+from lgm.models.vae import DiscreteContinuousVAE, VAEOutput
 
 
 @dataclass
@@ -45,3 +46,27 @@ def elbo_terms(out: VAEOutput, x: Tensor) -> ELBOTerms:
         kl_continuous=kl_gaussian_std_normal(post.mu, post.logvar),
         kl_discrete=kl_categorical_uniform(post.logits),
     )
+
+
+@torch.no_grad()
+def stacked_negative_elbo(model: DiscreteContinuousVAE, x: Tensor, seeds: list[int], *,
+                          batch_size: int = 1000) -> Tensor:
+    """Per-seed mean -ELBO (eq. 17) of a stack of S models on ``x`` [S, N, C, H, W], shape [S].
+
+    Seed s's noise comes from a generator seeded by ``seeds[s]``, drawn chunk by chunk
+    (Gaussian, then Gumbel uniforms), so a stack gives seed for seed what one-seed models give.
+    """
+    was_training = model.training
+    model.eval()
+    gens = [torch.Generator(device=x.device).manual_seed(s) for s in seeds]
+    total = torch.zeros(x.shape[0], device=x.device, dtype=torch.float64)
+    zc, j = model.continuous, model.discrete
+    for chunk in x.split(batch_size, dim=1):
+        n = chunk.shape[1]
+        draws = [(torch.randn((n, zc), generator=g, device=x.device),
+                  torch.rand((n, j), generator=g, device=x.device)) for g in gens]
+        noise = (torch.stack([d[0] for d in draws]), torch.stack([d[1] for d in draws]))
+        out = model(chunk, hard=True, noise=noise)
+        total += -elbo_terms(out, chunk).elbo.sum(-1).double()
+    model.train(was_training)
+    return total / x.shape[1]

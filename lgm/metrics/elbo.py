@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lgm.losses.elbo import bernoulli_log_likelihood, elbo_terms
+from lgm.losses.elbo import bernoulli_log_likelihood, stacked_negative_elbo
 from lgm.losses.kl import log_normal
 from lgm.models.vae import DiscreteContinuousVAE
 
@@ -29,30 +29,6 @@ def negative_elbo(model: DiscreteContinuousVAE, x: Tensor, *, seed: int = 0,
                   batch_size: int = 1000) -> float:
     """Mean single-sample -ELBO(x) over ``x`` (eq. 17), nats per image (a one-seed model)."""
     return stacked_negative_elbo(model, x[None], [seed], batch_size=batch_size)[0].item()
-
-
-@torch.no_grad()
-def stacked_negative_elbo(model: DiscreteContinuousVAE, x: Tensor, seeds: list[int], *,
-                          batch_size: int = 1000) -> Tensor:
-    """Per-seed mean -ELBO of a stack of S models on ``x`` [S, N, C, H, W], shape [S].
-
-    Seed s's noise comes from a generator seeded by ``seeds[s]``, drawn chunk by chunk
-    (Gaussian, then Gumbel uniforms), so a stack gives seed for seed what one-seed models give.
-    """
-    was_training = model.training
-    model.eval()
-    gens = [_generator(x, s) for s in seeds]
-    total = torch.zeros(x.shape[0], device=x.device, dtype=torch.float64)
-    zc, j = model.continuous, model.discrete
-    for chunk in x.split(batch_size, dim=1):
-        n = chunk.shape[1]
-        draws = [(torch.randn((n, zc), generator=g, device=x.device),
-                  torch.rand((n, j), generator=g, device=x.device)) for g in gens]
-        noise = (torch.stack([d[0] for d in draws]), torch.stack([d[1] for d in draws]))
-        out = model(chunk, hard=True, noise=noise)
-        total += -elbo_terms(out, chunk).elbo.sum(-1).double()
-    model.train(was_training)
-    return total / x.shape[1]
 
 
 @torch.no_grad()

@@ -1,8 +1,9 @@
-"""Training: the student's objective, the per-task loop, the methods and checkpoints."""
+"""Training: the student's objective, the per-task loop, checkpoints and the settings they take."""
 
 from lgm.training.checkpoint import CheckpointError
 from lgm.training.loop import NonFiniteLossError, train_task
-from lgm.training.methods import run
 from lgm.training.schedule import gumbel_temperature
+from lgm.training.settings import ObjectiveWeights, Schedule
 
-__all__ = ["CheckpointError", "NonFiniteLossError", "gumbel_temperature", "run", "train_task"]
+__all__ = ["CheckpointError", "NonFiniteLossError", "ObjectiveWeights", "Schedule",
+           "gumbel_temperature", "train_task"]

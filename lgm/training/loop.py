@@ -33,12 +33,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from lgm.experiments.config import RunConfig
-from lgm.metrics.elbo import stacked_negative_elbo
+from lgm.losses.elbo import stacked_negative_elbo
 from lgm.models.vae import DiscreteContinuousVAE
 from lgm.progress import progress
 from lgm.training.objective import TERMS, StepNoise, StudentObjective
 from lgm.training.schedule import gumbel_temperature
+from lgm.training.settings import Schedule
 
 
 class NonFiniteLossError(RuntimeError):
@@ -126,10 +126,11 @@ class TrainStep:
     """
 
     def __init__(self, student: DiscreteContinuousVAE, objective: StudentObjective,
-                 optimiser: torch.optim.Optimizer, cfg: RunConfig, train_x: Tensor,
+                 optimiser: torch.optim.Optimizer, schedule: Schedule, train_x: Tensor,
                  buffers: EpochBuffers) -> None:
         dev, s = train_x.device, student.num_seeds
-        self.student, self.objective, self.optimiser, self.cfg = student, objective, optimiser, cfg
+        self.student, self.objective, self.optimiser = student, objective, optimiser
+        self.schedule = schedule
         self.train_x, self.buffers = train_x, buffers
         self.seed_index = torch.arange(s, device=dev)[:, None]
         self.k = torch.zeros((), dtype=torch.long, device=dev)
@@ -144,8 +145,8 @@ class TrainStep:
     def __call__(self) -> None:
         noise = self.buffers.at(self.k)
         x_real = self.train_x[self.seed_index, noise.order]
-        tau = gumbel_temperature(self.global_step, self.cfg.tau0, self.cfg.tau_rate,
-                                 self.cfg.tau_min)
+        tau = gumbel_temperature(self.global_step, self.schedule.tau0,
+                                 self.schedule.tau_rate, self.schedule.tau_min)
         loss, terms = self.objective(self.student, x_real, tau, noise)
         bad = (self.bad_step < 0) & ~torch.isfinite(terms[0])
         self.bad_step.copy_(torch.where(bad, self.global_step, self.bad_step))
@@ -217,7 +218,7 @@ def train_task(
     objective: StudentObjective,
     train_x: Tensor,
     val_x: Tensor,
-    cfg: RunConfig,
+    schedule: Schedule,
     *,
     task: int,
     generators: Sequence[torch.Generator],
@@ -233,12 +234,12 @@ def train_task(
     s, dev = student.num_seeds, train_x.device
     if train_x.shape[0] != s or val_x.shape[0] != s or len(generators) != s:
         raise ValueError(f"need one training set, validation set and generator per seed ({s})")
-    optimiser = make_optimiser(student, cfg.lr)  # fresh Adam state per student (app. 7.4.1)
-    b, n_rep = cfg.batch_size, objective.replay_rows(cfg.batch_size)
+    optimiser = make_optimiser(student, schedule.lr)  # fresh Adam state per student (app. 7.4.1)
+    b, n_rep = schedule.batch_size, objective.replay_rows(schedule.batch_size)
     steps = math.ceil(train_x.shape[1] / b)
     teacher_codes = objective.teacher.model.discrete if objective.teacher else 1
     buffers = EpochBuffers(student, teacher_codes, steps, b, n_rep, dev)
-    step = TrainStep(student, objective, optimiser, cfg, train_x, buffers)
+    step = TrainStep(student, objective, optimiser, schedule, train_x, buffers)
     graphs = dev.type == "cuda" if graphs is None else graphs
     if graphs:
         buffers.refill(generators, train_x.shape[1])  # warm-up reads real shapes
@@ -247,7 +248,7 @@ def train_task(
     best_val = [math.inf] * s
     best_epoch, stopped = [0] * s, [0] * s
     last_terms: list[list[float]] = [[math.nan] * len(TERMS) for _ in range(s)]
-    bar = progress(range(cfg.max_epochs), desc=f"task {task}", leave=False)
+    bar = progress(range(schedule.max_epochs), desc=f"task {task}", leave=False)
     for epoch in bar:
         student.train()
         buffers.refill(generators, train_x.shape[1])
@@ -269,7 +270,7 @@ def train_task(
                 best_val[i], best_epoch[i] = val[i], epoch
                 for t, bt in zip(step.state, best, strict=True):
                     bt[i].copy_(t[i].detach())
-            elif epoch + 1 >= cfg.min_epochs and epoch - best_epoch[i] >= cfg.patience:
+            elif epoch + 1 >= schedule.min_epochs and epoch - best_epoch[i] >= schedule.patience:
                 step.freeze(i, best)
                 stopped[i] = epoch + 1
         bar.set_postfix(val=f"{sum(val) / s:.2f}", active=int(step.active.sum()))

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from lgm.experiments.config import RunConfig
 from lgm.losses import consistency_kl, elbo_terms, ewc_penalty, likelihood_consistency
 from lgm.losses.info_gain import info_gain_penalty
 from lgm.models.vae import DiscreteContinuousVAE
 from lgm.training.replay import replay_count
+from lgm.training.settings import ObjectiveWeights
 
 
 @dataclass
@@ -59,10 +59,11 @@ TERMS = ("loss", "neg_elbo", "consistency", "info_gain", "likelihood", "ewc")
 class StudentObjective:
     """Callable ``(student, x_real, tau, noise) -> (loss, terms [6, S])`` for one method."""
 
-    def __init__(self, cfg: RunConfig, teacher: Teacher | None) -> None:
-        self.cfg, self.teacher = cfg, teacher
-        self.uses_consistency = cfg.method == "lifelong" and teacher is not None
-        self.uses_replay = teacher is not None and (cfg.method == "lifelong" or cfg.ewc_replay)
+    def __init__(self, weights: ObjectiveWeights, teacher: Teacher | None) -> None:
+        self.weights, self.teacher = weights, teacher
+        self.uses_consistency = weights.method == "lifelong" and teacher is not None
+        self.uses_replay = teacher is not None and (weights.method == "lifelong"
+                                                    or weights.ewc_replay)
 
     def replay_rows(self, batch_size: int) -> int:
         """How many rows of a minibatch are replayed (0 without a teacher)."""
@@ -70,7 +71,7 @@ class StudentObjective:
 
     def __call__(self, student: DiscreteContinuousVAE, x_real: Tensor, tau: float | Tensor,
                  noise: StepNoise) -> tuple[Tensor, Tensor]:
-        cfg = self.cfg
+        w = self.weights
         zero = x_real.new_zeros(x_real.shape[0])
         n_rep = noise.codes.shape[1]
         if n_rep:
@@ -82,20 +83,20 @@ class StudentObjective:
         b = x.shape[1]
         out = student(x, tau, noise=(noise.eps, noise.u))
         neg_elbo = -elbo_terms(out, x).elbo.mean(-1)
-        ig = info_gain_penalty(student, out) if cfg.info_gain_weight > 0 else zero
+        ig = info_gain_penalty(student, out) if w.info_gain_weight > 0 else zero
         cons, ll, ewc = zero, zero, zero
         if self.uses_consistency and n_rep:
             with torch.no_grad():
                 teacher_logits = self.teacher.model.encode(x_hat).logits
             cons = consistency_kl(out.posterior.logits[:, -n_rep:], teacher_logits,
-                                  direction=cfg.consistency_direction,
-                                  pad_mass=cfg.pad_mass).sum(-1) / b
-        if cfg.likelihood_weight > 0 and n_rep:
+                                  direction=w.consistency_direction,
+                                  pad_mass=w.pad_mass).sum(-1) / b
+        if w.likelihood_weight > 0 and n_rep:
             z_d = torch.nn.functional.one_hot(noise.codes, self.teacher.model.discrete).float()
             ll = likelihood_consistency(student, self.teacher.model, noise.z_rep, z_d).sum(-1) / b
         if self.teacher is not None and self.teacher.fisher is not None:
-            ewc = ewc_penalty(student, self.teacher.anchor, self.teacher.fisher, cfg.ewc_gamma)
-        loss = (neg_elbo + cfg.consistency_weight * cons + cfg.info_gain_weight * ig
-                + cfg.likelihood_weight * ll + ewc)
+            ewc = ewc_penalty(student, self.teacher.anchor, self.teacher.fisher, w.ewc_gamma)
+        loss = (neg_elbo + w.consistency_weight * cons + w.info_gain_weight * ig
+                + w.likelihood_weight * ll + ewc)
         terms = torch.stack([loss, neg_elbo, cons, ig, ll, ewc]).detach()
         return loss.sum(), terms

@@ -21,7 +21,6 @@ and the teacher-student agreement on previous tasks.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Sequence
@@ -33,7 +32,6 @@ from torch import Tensor
 
 from lgm.data.tasks import TaskSequence, make_tasks
 from lgm.device import resolve_device
-from lgm.experiments.cache import result_key
 from lgm.experiments.config import RunConfig
 from lgm.losses.ewc import diagonal_fisher
 from lgm.metrics.classifier import FrechetScorer
@@ -42,7 +40,6 @@ from lgm.metrics.scorer import build_scorer
 from lgm.metrics.visuals import final_visuals, samples_per_code
 from lgm.models.stacked import seed_generators
 from lgm.models.vae import DiscreteContinuousVAE, frozen_copy
-from lgm.paths import cache_root
 from lgm.progress import progress
 from lgm.provenance import provenance
 from lgm.training.checkpoint import load_checkpoint, save_checkpoint
@@ -230,14 +227,11 @@ def run_stack(cfgs: Sequence[RunConfig], *, tasks: Sequence[TaskSequence] | None
     return results
 
 
-def run_experiment(cfg: RunConfig, *, resume: bool = True) -> dict[str, Any]:
-    """:func:`run_experiments` for one config."""
-    return run_experiments([cfg], resume=resume)[0]
-
-
-def run_experiments(cfgs: Sequence[RunConfig], *, resume: bool = True) -> list[dict[str, Any]]:
-    """``run_stack`` with the defaults: each seed's data, the experiment's Frechet scorer (a
-    classifier trained on the seed's data, cached) and a checkpoint folder per stack."""
+def run_experiments(cfgs: Sequence[RunConfig], *, resume: bool = True,
+                    checkpoint_dir: Path | None = None) -> list[dict[str, Any]]:
+    """``run_stack`` with the defaults: each seed's data and the experiment's Frechet scorer (a
+    classifier trained on the seed's data, cached). The result cache hands over the stack's
+    ``checkpoint_dir`` (None: no checkpoints)."""
     check_stack(cfgs)
     device = resolve_device(cfgs[0].device)
     tasks = [load_tasks(c, device) for c in cfgs]
@@ -246,12 +240,8 @@ def run_experiments(cfgs: Sequence[RunConfig], *, resume: bool = True) -> list[d
         key = f"{c.experiment}-{c.preset}-s{c.seed}"
         scorers.append(build_scorer(ts, key=key, epochs=c.classifier_epochs, device=device)
                        if c.classifier_epochs > 0 else None)
-    name = result_key(cfgs[0])
-    if len(cfgs) > 1:
-        digest = hashlib.sha256(stack_key(cfgs).encode()).hexdigest()[:12]
-        name += f"-stack{len(cfgs)}-{digest}"
-    ckpt = cache_root() / "ckpt" / name  # configs and code version: never mixed
-    results = run_stack(cfgs, tasks=tasks, scorers=scorers, checkpoint_dir=ckpt, resume=resume)
+    results = run_stack(cfgs, tasks=tasks, scorers=scorers, checkpoint_dir=checkpoint_dir,
+                        resume=resume)
     for c, result in zip(cfgs, results, strict=True):
         if c.classifier_epochs > 0:
             result["frechet_extractor"] = (f"FeatureClassifier trained {c.classifier_epochs} "
@@ -263,13 +253,13 @@ def fit_task(cfgs: Sequence[RunConfig], model: DiscreteContinuousVAE, teacher: T
              tasks: Sequence[TaskSequence], t: int) -> list[dict[str, Any]]:
     """Train every seed on task t; per seed, the training summary as plain data."""
     cfg = cfgs[0]
-    objective = StudentObjective(cfg, teacher)
+    objective = StudentObjective(cfg.weights, teacher)
     data = [training_data(cfg, ts, t) for ts in tasks]
     train_x = torch.stack([d[0] for d in data])
     val_x = torch.stack([validation_set(objective, d[1], eval_seed(c, t), i)
                          for i, (c, d) in enumerate(zip(cfgs, data, strict=True))])
     gens = task_generators([c.seed for c in cfgs], t, train_x.device)
-    fits = train_task(model, objective, train_x, val_x, cfg, task=t, generators=gens,
+    fits = train_task(model, objective, train_x, val_x, cfg.schedule, task=t, generators=gens,
                       eval_seeds=[eval_seed(c, t) for c in cfgs])
     return [{"epochs": f.epochs, "best_epoch": f.best_epoch, "best_val": f.best_val,
              "steps": f.steps, "terms": f.terms} for f in fits]
@@ -315,3 +305,4 @@ def restore(state: dict[str, Any], cfg: RunConfig, tasks: TaskSequence, device: 
     if fisher is not None:
         fisher = {k: v.to(device) for k, v in fisher.items()}
     return model, fisher, state["records"], state["arrays"]
+
