@@ -335,8 +335,8 @@ def run_kd_vrnn(cfg: KDVRNNConfig, seed: int | None = None) -> dict[str, Any]:
 
 
 def run(cfg: KDVRNNConfig) -> dict[str, Any]:
-    """Every seed of ``cfg``: ``{"config", "results": [one seed's result per seed]}``."""
-    return {"config": cfg.to_dict(), "results": [run_kd_vrnn(cfg, s) for s in cfg.seeds]}
+    """Every seed of ``cfg``: ``{"config", "runs": [one seed's result per seed]}``."""
+    return {"config": cfg.to_dict(), "runs": [run_kd_vrnn(cfg, s) for s in cfg.seeds]}
 
 
 # --------------------------------------------------------------------------- the record
