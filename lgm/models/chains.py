@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -72,23 +73,52 @@ def _log_choose(total_count: int, top: int, device: str) -> tuple[Tensor, Tensor
                - torch.lgamma(total_count - k + 1))
 
 
-def binomial_inverse_cdf(total_count: int, probs: Tensor, u: Tensor) -> Tensor:
+def window_draws(lo: Tensor, p: Tensor, log_q: Tensor, u: Tensor, offsets: Tensor,
+                 log_choose: Tensor) -> Tensor:
+    """Inverse-CDF draws of B(n, p) (n = len(log_choose) - 1) searched on k = lo + offsets."""
+    n = len(log_choose) - 1
+    k = lo[:, None] + offsets
+    kc = k.clamp(max=n)
+    log_pmf = log_choose[kc.long()] + kc * torch.log(p[:, None]) + (n - kc) * log_q[:, None]
+    cdf = (log_pmf.exp() * (k <= n)).cumsum(-1)
+    below = (cdf < u[:, None]).sum(-1).clamp(max=len(offsets) - 1)
+    return (lo + below).clamp(max=n)
+
+
+def binomial_inverse_cdf(total_count: int, probs: Tensor, u: Tensor,
+                         kernel: Callable[..., Tensor] = window_draws) -> Tensor:
     """The smallest k with P(B(total_count, p) <= k) >= u, elementwise (no gradient).
 
-    log pmf(k) = log C(n, k) + k logit(p) + n log(1 - p), evaluated in float64 on 0..K, K the
-    largest mean + 12 sd + 10 in the batch (capped at n); mass beyond K (< 1e-30) maps to K.
-    p is clamped to [1e-12, 1 - 1e-12] (p = 0 gives k >= 1 with probability < 1e-9).
+    Exact up to mass below 1e-15: k = 0 wherever u <= (1 - p)^n (most rows of a dying chain);
+    elsewhere the pmf is evaluated in float64 on a window [lo, lo + W) around the mean,
+    lo = max(0, mean - 8 sd - 8), up to mean + 8 sd + 8 (rows grouped by width, so a few large
+    counts do not make every row pay for them).
+    log pmf(k) = log C(n, k) + k log p + (n - k) log(1 - p); p is clamped to [1e-12, 1 - 1e-12].
+    ``kernel``: :func:`window_draws` or a compiled version of it.
     """
     if probs.shape != u.shape:
         raise ValueError(f"noise shape {tuple(u.shape)} != probs shape {tuple(probs.shape)}")
+    n = total_count
     with torch.no_grad():
-        p = probs.double().clamp(1e-12, 1 - 1e-12).reshape(-1, 1)
-        mean, sd = total_count * p, (total_count * p * (1 - p)).sqrt()
-        top = int(min(total_count, math.ceil(float((mean + 12 * sd).max()) + 10)))
-        k, log_choose = _log_choose(total_count, top, str(p.device))
-        log_pmf = log_choose + k * torch.logit(p) + total_count * torch.log1p(-p)
-        cdf = log_pmf.exp().cumsum(-1)
-        draws = (cdf < u.double().reshape(-1, 1)).sum(-1).clamp(max=top)
+        p = probs.detach().double().clamp(1e-12, 1 - 1e-12).reshape(-1)
+        uu = u.detach().double().reshape(-1)
+        log_q = torch.log1p(-p)
+        draws = torch.zeros_like(p)
+        rest = (uu > (n * log_q).exp()).nonzero()[:, 0]  # u <= P(k = 0): the draw is 0
+        if len(rest):
+            pr, ur, lq = p[rest], uu[rest], log_q[rest]
+            mean, sd = n * pr, (n * pr * (1 - pr)).sqrt()
+            lo = (mean - 8 * sd - 8).clamp(min=0).floor()
+            width = (mean + 8 * sd + 9).ceil().clamp(max=n + 1) - lo
+            bucket = torch.log2(width).ceil().clamp(min=4)
+            out = torch.zeros_like(pr)
+            _, log_choose = _log_choose(n, n, str(p.device))
+            for b in bucket.unique().tolist():
+                rows = (bucket == b).nonzero()[:, 0]
+                offsets = torch.arange(int(min(2 ** b, n + 1)), dtype=torch.float64,
+                                       device=p.device)
+                out[rows] = kernel(lo[rows], pr[rows], lq[rows], ur[rows], offsets, log_choose)
+            draws[rest] = out
     return draws.to(probs.dtype).reshape(probs.shape)
 
 
@@ -243,14 +273,17 @@ class BinomialChain(Chain):
 
     kind = "binomial"
 
-    def __init__(self, layers: int, total_count: int = 1000) -> None:
+    def __init__(self, layers: int, total_count: int = 1000, root_high: float = 1.0) -> None:
         super().__init__(layers)
         if not isinstance(total_count, int) or total_count < 1:
             raise ValueError(f"total_count must be an int >= 1, got {total_count!r}")
-        self.total_count = total_count
+        if not 0 < root_high <= total_count:
+            raise ValueError(f"root_high must be in (0, total_count], got {root_high!r}")
+        self.total_count, self.root_high = total_count, float(root_high)
 
     def root(self, u: Tensor) -> Tensor:
-        return u
+        """z_1 = root_high * u ~ U[0, root_high] (the paper: U[0, 1])."""
+        return self.root_high * u
 
     def base_logits(self, z: Tensor) -> Tensor:
         """logit(z / total_count), the rate clamped to [P_MIN, 1 - P_MIN]."""
@@ -280,3 +313,93 @@ class BinomialChainStudent(BinomialChain):
 
     def conditional(self, i: int, z: Tensor) -> dict[str, Tensor]:
         return {"logits": self.base_logits(z) + self.residuals(i, torch.log1p(z))}
+
+
+# ------------------------------------------------------------------ many students at once
+STUDENT_FORMS = ("residual", "mlp")
+
+
+def scalar_mlps(h: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) -> Tensor:
+    """n scalar networks w2 . tanh(w1 h + b1) + b2 ([n, H] weights, [n] b2) on h [n, K]."""
+    hidden = torch.tanh(torch.addcmul(b1[:, None, :], h[..., None], w1[:, None, :]))
+    return torch.bmm(hidden, w2[:, :, None])[..., 0] + b2[:, None]
+
+
+class StackedChainStudents(nn.Module):
+    """C independent student chains of up to J conditionals each, as one set of stacked tensors.
+
+    Chain c, conditional j has its own scalar network r_cj(h) = w2 . tanh(w1 h + b1) + b2 of
+    ``hidden`` units (parameters [C, J, H]); chains are meant to be ordered by depth, deepest
+    first, so that the chains still running at layer j are a prefix ``[:n]``. ``form``:
+
+    - ``"residual"`` (section 3.2's "proper residual structure", the teacher's form plus a
+      residual): Gaussian mean z + r(z); binomial logits logit(z / n) + r(log(1 + z));
+    - ``"mlp"`` (a plain network of limited width): Gaussian mean r(z); binomial logits
+      r(log(1 + z)).
+
+    Gaussian conditionals have their own std exp(log_std_cj), starting at ``std0``. Chain c's
+    initial weights come from ``torch.Generator().manual_seed(init_seeds[c])`` (so a chain starts
+    the same whatever else is stacked with it): first layer U(-1, 1) (PyTorch's Linear(1, H)),
+    output layer zero when ``zero_init`` (the residual form starts at its skip connection), else
+    U(-1/sqrt(H), 1/sqrt(H)). Adam on the stack is Adam on each chain (it is elementwise).
+    """
+
+    def __init__(self, kind: str, init_seeds: list[int], layers: int, hidden: int = 16,
+                 form: str = "residual", zero_init: bool = True, std0: float = 0.2,
+                 total_count: int = 1000, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        if kind not in ("gaussian", "binomial"):
+            raise ValueError(f"kind must be gaussian or binomial, got {kind!r}")
+        if form not in STUDENT_FORMS:
+            raise ValueError(f"form must be one of {STUDENT_FORMS}, got {form!r}")
+        if not init_seeds or layers < 1 or hidden < 1:
+            raise ValueError("need at least one chain, layers >= 1 and hidden >= 1")
+        if not std0 > 0:
+            raise ValueError(f"std0 must be > 0, got {std0}")
+        self.kind, self.form, self.total_count = kind, form, total_count
+        self.mlp: Callable[..., Tensor] = scalar_mlps  # may be swapped for a compiled version
+        self.window: Callable[..., Tensor] = window_draws  # likewise
+        bound = 1 / math.sqrt(hidden)
+        parts: dict[str, list[Tensor]] = {"w1": [], "b1": [], "w2": [], "b2": []}
+        for seed in init_seeds:
+            g = torch.Generator().manual_seed(int(seed))
+            parts["w1"].append(torch.rand(layers, hidden, generator=g, dtype=torch.float64) * 2 - 1)
+            parts["b1"].append(torch.rand(layers, hidden, generator=g, dtype=torch.float64) * 2 - 1)
+            w2 = (torch.rand(layers, hidden, generator=g, dtype=torch.float64) * 2 - 1) * bound
+            b2 = (torch.rand(layers, generator=g, dtype=torch.float64) * 2 - 1) * bound
+            parts["w2"].append(w2 * (not zero_init))
+            parts["b2"].append(b2 * (not zero_init))
+        for name, values in parts.items():
+            setattr(self, name, nn.Parameter(torch.stack(values).to(dtype)))
+        if kind == "gaussian":
+            self.log_std = nn.Parameter(torch.full((len(init_seeds), layers), math.log(std0),
+                                                   dtype=dtype))
+
+    @property
+    def chains(self) -> int:
+        return self.w1.shape[0]
+
+    def residual(self, j: int, h: Tensor) -> Tensor:
+        """r_cj(h) for the first n = h.shape[0] chains, h of shape [n, K]."""
+        n = h.shape[0]
+        return self.mlp(h, self.w1[:n, j], self.b1[:n, j], self.w2[:n, j], self.b2[:n, j])
+
+    def conditional(self, j: int, z: Tensor) -> dict[str, Tensor]:
+        """The parameters of conditional j of the first z.shape[0] chains at parent values z
+        ([n, K]): {"mu", "std"} or {"logits"}, each [n, K]."""
+        if self.kind == "gaussian":
+            r = self.residual(j, z)
+            mu = z + r if self.form == "residual" else r
+            return {"mu": mu, "std": self.log_std[: z.shape[0], j, None].exp().expand_as(mu)}
+        r = self.residual(j, torch.log1p(z))
+        if self.form == "mlp":
+            return {"logits": r}
+        base = torch.logit((z / self.total_count).clamp(P_MIN, 1 - P_MIN))
+        return {"logits": base + r}
+
+    def draw(self, params: dict[str, Tensor], noise: Tensor) -> Tensor:
+        """The next variable from its parameters and the shared noise (eps or u)."""
+        if self.kind == "gaussian":
+            return gaussian_sample(params["mu"], params["std"], noise)
+        return binomial_inverse_cdf(self.total_count, torch.sigmoid(params["logits"]), noise,
+                                    self.window)
