@@ -8,17 +8,20 @@ Gaussian statistics eq. 20 compares between generated samples and test images.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import warnings
 from pathlib import Path
 
+import filelock
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
 from lgm.metrics.frechet import frechet_distance
+from lgm.paths import atomic_write, ensure_folder, store_error
 
 __all__ = [
     "CLASSIFIER_VERSION",
@@ -165,9 +168,11 @@ def _try_load(model: FeatureClassifier, path: Path) -> bool:
 
 
 def _atomic_save(model: FeatureClassifier, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
-    os.replace(tmp, path)
+    """Write the weights through a unique temporary file (concurrent writers never collide;
+    a full disk raises :class:`~lgm.paths.DiskFullError` and leaves no temporary file)."""
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+    atomic_write(path, lambda f: f.write(buffer.getbuffer()), "classifier")
 
 
 def load_or_train_classifier(
@@ -189,13 +194,21 @@ def load_or_train_classifier(
     _validate_data(images, labels)
     cache_dir = Path(cache_dir)
     path = _cache_path(dataset_key, images, labels, cache_dir, epochs, seed)
-    if path.exists():
-        model = _build_model(images, labels, seed)
-        if _try_load(model, path):
-            return model.to(device).eval()
-    model = train_classifier(images, labels, epochs=epochs, seed=seed, device=device)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_save(model, path)
+    ensure_folder(cache_dir, "classifier cache")
+    try:  # one process trains a classifier; another one asking for it waits, then loads it
+        lock = filelock.FileLock(str(path.with_name(path.name + ".lock")))
+        lock.acquire()
+    except OSError as err:
+        raise store_error(err, path, "classifier lock") from err
+    try:
+        if path.exists():
+            model = _build_model(images, labels, seed)
+            if _try_load(model, path):
+                return model.to(device).eval()
+        model = train_classifier(images, labels, epochs=epochs, seed=seed, device=device)
+        _atomic_save(model, path)
+    finally:
+        lock.release()
     return model
 
 

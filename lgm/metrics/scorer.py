@@ -30,8 +30,11 @@ def scorer_labels(tasks: TaskSequence) -> tuple[torch.Tensor, torch.Tensor]:
 
 def build_scorer(tasks: TaskSequence, *, key: str, epochs: int, seed: int = 0,
                  device: torch.device | str = "cpu") -> FrechetScorer:
-    """Train (or load from the cache) the experiment's classifier; wrap it as a scorer."""
+    """Train (or load from the cache) the experiment's classifier; wrap it as a scorer. The
+    cache key includes the data fingerprint of the files the tasks were read from."""
     images, labels = scorer_labels(tasks)
+    if tasks.files is not None:  # a classifier of other data files is another classifier
+        key = f"{key}-{tasks.files.digest[:12]}"
     model = load_or_train_classifier(key, images, labels, cache_dir=cache_root() / "classifiers",
                                      epochs=epochs, seed=seed, device=device)
     return FrechetScorer(model)

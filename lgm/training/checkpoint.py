@@ -2,16 +2,19 @@
 
 The file holds the models, the EWC state, the finished tasks' metrics and every random
 state, so that resuming ends with exactly the result of an uninterrupted run (CPU). It is
-written to a temporary file and renamed, so a kill mid-write leaves the previous one intact.
+written to a uniquely named temporary file and renamed (:func:`lgm.paths.atomic_write`), so a
+kill mid-write leaves the previous one intact and concurrent writers never collide.
 """
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from lgm.paths import atomic_write
 
 
 class CheckpointError(RuntimeError):
@@ -19,11 +22,11 @@ class CheckpointError(RuntimeError):
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Atomically write ``state`` to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Atomically write ``state`` to ``path`` (serialised in memory first, so that a full disk
+    is reported as :class:`~lgm.paths.DiskFullError`, not as a failure inside torch)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write(path, lambda f: f.write(buffer.getbuffer()), "checkpoint")
 
 
 def load_checkpoint(path: Path, config_key: str) -> dict[str, Any] | None:
