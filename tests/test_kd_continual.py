@@ -246,3 +246,17 @@ def test_smoke_run_table2(tmp_path: Path) -> None:
     assert np.isfinite(kc.metric_values(split["before"], "old", "fid")).all()
     again = kc.method_result(cfg, "fashion-footwear", "ours", 0)
     assert again["cache"] == "hit"
+
+
+def test_table2_checks_are_data_and_name_missing_methods() -> None:
+    good = {m: {k: (1.0 if m == "ours" else 2.0, -0.1 if m == "ours" else 0.5, 1.0)
+                for k in kc.TABLE_METRICS} for m in kc.METHODS}
+    good["local"] = {k: (2.0, 0.5, 1.5) for k in kc.TABLE_METRICS}
+    checks = kc.table2_checks(good)
+    assert [c["status"] for c in checks] == ["holds"] * 4
+    assert set(checks[0]) == {"claim", "rule", "status", "detail"}
+    partial = kc.table2_checks({m: good[m] for m in ("ours", "local")})
+    assert [c["status"] for c in partial] == ["cannot be tested at this budget"] * 3 + ["holds"]
+    assert partial[0]["detail"] == "needs curl, lgm."
+    lines = kc.table2_verdicts({m: good[m] for m in ("ours", "local")}, "split", start=5)
+    assert lines[0].startswith("5. **Old: ours preserves") and "cannot be tested: needs" in lines[0]

@@ -599,16 +599,20 @@ TABLE_HEADER = ["method", "FID Old", "FID New", "EMD Old", "EMD New", "MMD Old",
                 "1NN Old", "1NN New"]
 
 
-def table2_verdicts(values: dict[str, dict[str, tuple[float, float, float]]], label: str,
-                    start: int = 1) -> list[str]:
-    """Section 4.4's claims on one split, as verdict lines (rules stated in each)."""
+def table2_checks(values: dict[str, dict[str, tuple[float, float, float]]]
+                  ) -> list[dict[str, str]]:
+    """Section 4.4's four claims on one split's :func:`summary`, as data: each a dict with
+    ``claim``, ``rule``, ``status`` ("holds", "does not hold", or "cannot be tested at this
+    budget" when a method it compares was not run) and ``detail`` (the numbers used)."""
     have = set(values)
 
-    def line(i: int, claim: str, rule: str, needed: set[str], test: Any, detail: Any) -> str:
-        head = f"{i}. **{claim}** ({label}; rule: {rule}): "
+    def check(claim: str, rule: str, needed: set[str], test: Any, detail: Any
+              ) -> dict[str, str]:
         if not needed <= have:
-            return head + f"cannot be tested: needs {', '.join(sorted(needed - have))}."
-        return head + ("holds" if test() else "does not hold") + ". " + detail()
+            return {"claim": claim, "rule": rule, "status": "cannot be tested at this budget",
+                    "detail": f"needs {', '.join(sorted(needed - have))}."}
+        return {"claim": claim, "rule": rule,
+                "status": "holds" if test() else "does not hold", "detail": detail()}
 
     def fid(method: str, k: int) -> float:
         return values[method]["fid"][k]
@@ -619,26 +623,38 @@ def table2_verdicts(values: dict[str, dict[str, tuple[float, float, float]]], la
 
     replay = {"curl", "lgm"}
     return [
-        line(start, "Old: ours preserves the old distribution best of the four methods",
-             "ours has the lowest Old value on at least 3 of the 4 metrics", set(METHODS),
-             lambda: len(best_old()) >= 3,
-             lambda: f"Lowest on {', '.join(best_old()) or 'none'}; Old FID " + ", ".join(
-                 f"{m} {fid(m, 0):.3f}" for m in METHODS) + "."),
-        line(start + 1, "Old: generative replay (CURL, LGM) degrades the old distribution "
-             "more than ours", "ours' change of Old FID is below both CURL's and LGM's",
-             {"ours"} | replay, lambda: all(fid("ours", 1) < fid(m, 1) for m in replay),
-             lambda: "Change of Old FID " + ", ".join(
-                 f"{m} {fid(m, 1):+.3f}" for m in ("ours", "curl", "lgm")) + "."),
-        line(start + 2, "New: ours is comparable to LGM and CURL",
-             "ours' New FID at most 10 % above the better of LGM and CURL",
-             {"ours"} | replay, lambda: fid("ours", 2) <= 1.1 * min(fid(m, 2) for m in replay),
-             lambda: "New FID " + ", ".join(f"{m} {fid(m, 2):.3f}"
-                                            for m in ("ours", "curl", "lgm")) + "."),
-        line(start + 3, "New: local distillation learns the new distribution worse than ours",
-             "local's New FID above ours'", {"ours", "local"},
-             lambda: fid("local", 2) > fid("ours", 2),
-             lambda: f"New FID local {fid('local', 2):.3f}, ours {fid('ours', 2):.3f}."),
+        check("Old: ours preserves the old distribution best of the four methods",
+              "ours has the lowest Old value on at least 3 of the 4 metrics", set(METHODS),
+              lambda: len(best_old()) >= 3,
+              lambda: f"Lowest on {', '.join(best_old()) or 'none'}; Old FID " + ", ".join(
+                  f"{m} {fid(m, 0):.3f}" for m in METHODS) + "."),
+        check("Old: generative replay (CURL, LGM) degrades the old distribution more than "
+              "ours", "ours' change of Old FID is below both CURL's and LGM's",
+              {"ours"} | replay, lambda: all(fid("ours", 1) < fid(m, 1) for m in replay),
+              lambda: "Change of Old FID " + ", ".join(
+                  f"{m} {fid(m, 1):+.3f}" for m in ("ours", "curl", "lgm")) + "."),
+        check("New: ours is comparable to LGM and CURL",
+              "ours' New FID at most 10 % above the better of LGM and CURL",
+              {"ours"} | replay, lambda: fid("ours", 2) <= 1.1 * min(fid(m, 2) for m in replay),
+              lambda: "New FID " + ", ".join(f"{m} {fid(m, 2):.3f}"
+                                             for m in ("ours", "curl", "lgm")) + "."),
+        check("New: local distillation learns the new distribution worse than ours",
+              "local's New FID above ours'", {"ours", "local"},
+              lambda: fid("local", 2) > fid("ours", 2),
+              lambda: f"New FID local {fid('local', 2):.3f}, ours {fid('ours', 2):.3f}."),
     ]
+
+
+def table2_verdicts(values: dict[str, dict[str, tuple[float, float, float]]], label: str,
+                    start: int = 1) -> list[str]:
+    """:func:`table2_checks` as numbered markdown verdict lines (the page's older form)."""
+    lines = []
+    for i, c in enumerate(table2_checks(values), start=start):
+        head = f"{i}. **{c['claim']}** ({label}; rule: {c['rule']}): "
+        untested = c["status"] == "cannot be tested at this budget"
+        lines.append(head + ("cannot be tested: " + c["detail"] if untested
+                             else c["status"] + ". " + c["detail"]))
+    return lines
 
 
 # --------------------------------------------------------------------------- the record
