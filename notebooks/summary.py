@@ -10,10 +10,15 @@
 # # Reproduction summary: the paper's claims and numbers beside ours
 #
 # Every page of both papers' parts checks what the paper reports against our runs and records
-# each check: the paper's claim or number, ours, and a verdict (*holds*, *does not
-# hold*, *cannot be tested*). This page gathers those records for the preset the book
-# was built with; `make book` executes it after every other page. The reasons for the
-# gaps are given on each page; the ones that apply everywhere are listed at the end.
+# each check as data: the claim, the paper's number where it gives one, ours, and a status:
+# *holds*, *does not hold*, *cannot be tested at this budget* (the model is not trained at
+# this preset: e.g. every run stopped at the epoch cap, or a teacher no better than noise), or
+# *no verdict recorded* (a page that checks nothing). Claims are kept apart from
+# **identities** (equalities that hold by algebra, e.g. a loss $\mathcal{L}$ written two ways)
+# and **parameter counts**. One column per preset: `quick` (the CPU book) and `paper` (the
+# paper's settings, read from the verdicts committed under `results/verdicts/` when there are
+# any). Each page name links to the page's verdict table. `make book` executes this page
+# after every other page.
 
 # %% tags=["parameters"]
 preset = "quick"
@@ -21,34 +26,25 @@ seeds = [0]
 device = "cpu"
 data_root = None
 
-# %%
-from collections import Counter
+# %% tags=["hide-input"]
+from IPython.display import HTML, display
 
-from IPython.display import Markdown, display
+from lgm.report.page import begin
+from lgm.report.summary import dashboard
 
-from lgm.experiments.report import load_verdicts, markdown_table
-from lgm.provenance import git_commit
-
-pages = load_verdicts(preset)
-if not pages:
-    display(Markdown(f"No page has recorded checks at preset `{preset}` yet: build the book "
-                     "(`make book`) or run the pages first."))
-for page, rows in pages.items():
-    counts = Counter(r["verdict"] for r in rows)
-    display(Markdown(
-        f"## {page}\n\n"
-        + markdown_table(["claim", "paper", "ours", "verdict"],
-                         [[r["claim"], r["paper"] or "(qualitative)", r["ours"],
-                           f"**{r['verdict']}**"] for r in rows])
-        + "\n\n" + ", ".join(f"{n} {v}" for v, n in counts.items())))
+page = begin("summary", preset=preset, seeds=seeds, device=device, data_root=data_root)
+display(HTML(dashboard(presets=("quick", "paper") if preset in ("quick", "paper")
+                       else (preset, "quick", "paper"))))
 
 # %% [markdown]
 # ## Why ours differ, wherever they do
 #
-# - **Budget.** At the `quick` preset every run sees 500 images per task and at most a
-#   few epochs, with one seed; the paper trains to early stopping with patience on all
-#   the data, five seeds. Orderings between methods are the testable part there; absolute
-#   values are not. The `paper` preset (a GPU) removes this difference.
+# - **Budget.** At the `quick` preset every run sees a few hundred images per task and at
+#   most a few epochs, with one seed; the paper trains to early stopping with patience on
+#   all the data, five seeds. Orderings between methods are the testable part there;
+#   absolute values are not. Where the model is not trained at all at that budget, the
+#   verdict is *cannot be tested at this budget*. The `paper` preset (a GPU) removes this
+#   difference.
 # - **Fréchet features.** The paper's classifier is not public; ours is a small conv net
 #   trained by `lgm` on the experiment's data. Absolute Fréchet distances are not
 #   comparable, orderings are.
@@ -64,10 +60,5 @@ for page, rows in pages.items():
 #   sizes, student networks, budgets and the KL estimator are our choices, stated on the
 #   pages.
 
-# %% [markdown]
-# ## Provenance
-
 # %%
-total = sum(len(rows) for rows in pages.values())
-display(Markdown(f"preset `{preset}` · {len(pages)} pages, {total} checks · commit "
-                 f"{git_commit()} (each page gives its own runs' provenance)"))
+page.end(provenance=f"preset `{preset}` (each page gives its own runs' provenance)")

@@ -64,9 +64,10 @@ def per_task_table(results: Mapping[str, list[dict[str, Any]]],
 
 
 def sequential_figure(results: dict[str, list[dict[str, Any]]], methods: list[str], *,
-                      max_epochs: int, xlabel: str, title: str, path: Path) -> Any:
+                      max_epochs: int, xlabel: str, title: str, path: Path | None = None) -> Any:
     """Figure 3's layout: (a) -ELBO, (b) log-Fréchet per task for ``methods``, (c) epochs to
-    early stopping for lifelong and EWC; saved to ``path`` with its data as CSV beside it."""
+    early stopping for lifelong and EWC; saved to ``path`` (if given) with its data as CSV
+    beside it."""
     import matplotlib.pyplot as plt
 
     panels = [("neg_elbo", "(a) negative test ELBO", methods),
@@ -82,8 +83,9 @@ def sequential_figure(results: dict[str, list[dict[str, Any]]], methods: list[st
     axes[2].annotate(f"max_epochs = {max_epochs}", (1, max_epochs), xytext=(2, -10),
                      textcoords="offset points", fontsize=9, color="0.4")
     fig.suptitle(title)
-    save_figure(fig, path, per_task_table({m: results[m] for m in methods},
-                                          ["neg_elbo", "log_frechet", "epochs"]))
+    if path is not None:
+        save_figure(fig, path, per_task_table({m: results[m] for m in methods},
+                                              ["neg_elbo", "log_frechet", "epochs"]))
     return fig
 
 
@@ -147,3 +149,23 @@ def csv_text(columns: Mapping[str, Sequence[Any]]) -> str:
     writer.writerow(list(columns))
     writer.writerows(zip(*columns.values(), strict=True))
     return buf.getvalue()
+
+
+def per_task_figure(results: Mapping[str, list[dict[str, Any]]], labels: Sequence[str],
+                    panels: Sequence[tuple[str, str]], *, title: str,
+                    xlabel: str = "number of distributions seen",
+                    colors: Mapping[str, str] | None = None,
+                    legend: Mapping[str, str] | None = None) -> tuple[Any, dict[str, list[Any]]]:
+    """One panel per ``(metric key, panel title)``, one curve with its ±1 std band per label;
+    returns the figure and its data (for :func:`save_figure`)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.3),
+                             constrained_layout=True, squeeze=False)
+    for ax, (key, panel_title) in zip(axes[0], panels, strict=True):
+        for label in labels:
+            x = curve_with_band(ax, results[label], key, label=(legend or {}).get(label, label),
+                                color=(colors or {}).get(label))
+        finish_axis(ax, panel_title, xlabel, x)
+    fig.suptitle(title)
+    return fig, per_task_table({lb: results[lb] for lb in labels}, [k for k, _ in panels])

@@ -26,8 +26,15 @@ from typing import Any
 from lgm.report import claims as claims_mod
 from lgm.report.claims import ANCHOR, Claim, Kind, status_of
 from lgm.report.figures import download_link, save_figure
-from lgm.report.pages import info
-from lgm.report.runs import relative_data, results_provenance
+from lgm.report.pages import SUMMARY, info
+from lgm.report.runs import (
+    Runs,
+    failures_markdown,
+    relative_data,
+    results_provenance,
+    run_all,
+    surviving,
+)
 from lgm.report.tables import html_table
 
 CAVEATS: dict[str, str] = {
@@ -55,7 +62,7 @@ def header_html(name: str, preset: str, seeds: Sequence[int], device: str,
                 caveat: str = "") -> str:
     """The box at the top of a page: the preset it shows and why it matters, seeds, device."""
     text = CAVEATS.get(preset, "")
-    extra = f" {html.escape(caveat)}" if caveat else ""
+    extra = f" {html.escape(caveat.replace('`', ''))}" if caveat else ""
     return (f'<div class="lgm-page-header" style="{_BOX.format(c="#0969da")}">'
             f"<b>This page shows the <code>{html.escape(preset)}</code> preset</b>: {text}{extra}"
             f"<br>seeds {list(seeds)} · device <code>{html.escape(device)}</code> · page "
@@ -121,10 +128,23 @@ class Page:
     started: float = field(default_factory=time.perf_counter)
     claims: list[Claim] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    runs: Runs = field(default_factory=Runs)
+
+    # --------------------------------------------------------------------------------- runs
+    def run(self, configs: Mapping[str, list[Any]]) -> dict[str, list[dict[str, Any]]]:
+        """Run (or read from the cache) every label's configs; diverged runs are listed on the
+        page and left out. Returns the results by label (an error if every run failed)."""
+        run_all(dict(configs), self.runs)
+        if self.runs.failed:
+            from IPython.display import Markdown, display
+
+            display(Markdown(failures_markdown(self.runs)))
+        surviving(self.runs, list(configs))
+        return self.runs.results
 
     # ------------------------------------------------------------------------------ figures
     def figure(self, fig: Any, stem: str, data: Mapping[str, Sequence[Any]] | None = None,
-               *, show: bool = True) -> Path:
+               *, show: bool = True) -> None:
         """Save ``fig`` as ``<figure_dir>/<stem>.png`` (and its data as ``<stem>.csv``), show
         it, and put the CSV's download link under it."""
         png = Path(self.figure_dir) / f"{stem}.png"
@@ -137,15 +157,18 @@ class Page:
         if data is not None:
             self.files.append(out)
             _display_html(download_link(out))
-        return png
 
     # ------------------------------------------------------------------------------- claims
     def check(self, text: str, ok: bool, ours: str, *, rule: str = "",
-              untestable: str | None = None, kind: Kind = "claim",
-              paper_value: str = "") -> Claim:
-        """Record one check: ``ok`` under ``rule``, unless ``untestable`` says why the model
-        is not trained at this budget (then ``ours`` states that reason too)."""
+              untestable: str | None = None, untrained: str | None = None,
+              kind: Kind = "claim", paper_value: str = "") -> Claim:
+        """Record one check: ``ok`` under ``rule``, unless ``untestable`` says why it cannot be
+        tested at this budget. ``untrained`` (why the models are not trained, e.g. every run
+        at the epoch cap) turns only a failed check into "cannot be tested at this budget":
+        an untrained model that shows the paper's effect still shows it."""
         detail = ours + (f" ({rule})" if rule else "")
+        if untrained and not ok and not untestable:
+            untestable = untrained
         if untestable:
             detail = f"{untestable}. {detail}"
         claim = Claim(page=self.name, preset=self.preset, text=text, kind=kind,
@@ -171,9 +194,12 @@ class Page:
         relative to the data root) and the "Rerun this page" box."""
         from IPython.display import Markdown, display
 
-        results = list(results)
+        results = list(results) or self.runs.all()
+        if self.runs.failed:
+            extra = f"**{len(self.runs.failed)} run(s) diverged** (listed above); " + extra
         page_s = time.perf_counter() - self.started
-        claims_mod.record(self.name, self.preset, self.claims, wall_s=round(page_s, 1))
+        if self.name != SUMMARY.name:
+            claims_mod.record(self.name, self.preset, self.claims, wall_s=round(page_s, 1))
         files = ", ".join(f"`{p.name}`" for p in self.files)
         extra = "; ".join(x for x in (extra, f"files in `{self.figure_dir}`: {files}"
                                       if files else "") if x)

@@ -110,7 +110,7 @@ def preset_limits(preset: str, n_seeds: int) -> str:
 def data_roots(data_root: str | os.PathLike | None = None) -> list[Path]:
     """Folders that data paths are shown relative to, most specific first."""
     roots = [data_root, os.environ.get("LGM_DATA"), REPO_ROOT / "data",
-             REPO_ROOT.parent / "shared" / "data", REPO_ROOT / ".gpu-data", REPO_ROOT]
+             REPO_ROOT.parent / "shared" / "data", REPO_ROOT / ".gpu-data"]
     return [Path(r).resolve() for r in roots if r]
 
 
@@ -119,12 +119,14 @@ _ABSOLUTE = re.compile(r"(?<![\w.])/[^\s,;:)]+")
 
 def relative_data(text: str, roots: Sequence[Path] | None = None) -> str:
     """``text`` with every absolute path shown relative to the data root it lies in
-    (``<data>/FashionMNIST/raw/...``), or by its last three parts, so that a page does not
-    print the build machine's folders."""
+    (``<data>/FashionMNIST/raw/...``), to the repository, or by its last three parts, so that
+    a page does not print the build machine's folders."""
     roots = data_roots() if roots is None else roots
 
     def short(match: re.Match[str]) -> str:
         path = Path(match.group(0))
+        if path.is_relative_to(REPO_ROOT) and not any(path.is_relative_to(r) for r in roots):
+            return path.relative_to(REPO_ROOT).as_posix()
         for root in roots:
             try:
                 return "<data>/" + path.relative_to(root).as_posix()
