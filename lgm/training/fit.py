@@ -129,7 +129,7 @@ def fit(model: nn.Module, loss_at: Callable[[int], StepLoss], *, steps: int, opt
             _record(history, names, torch.stack(pending).cpu(), step + 1 - len(pending), desc,
                     loss_name)
             pending = []
-            bar.set_postfix({loss_name: f"{history.loss[-1]:.4g}"})
+            bar.set_postfix({loss_name: f"{history.loss[-1]:.4g}"}, refresh=False)
             if checkpoint is not None:
                 checkpoint(step, history)
             if stop is not None and stop(step, history):
