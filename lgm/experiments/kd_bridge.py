@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -236,12 +236,25 @@ def run_config(cfg: KDBridgeConfig, method: str, seed: int) -> RunConfig:
                            device=cfg.device, data_root=cfg.data_root, **overrides)
 
 
+class Schedule(Protocol):
+    """What a fit of the bridge reads of the lifelong run's settings (a :class:`RunConfig`
+    has them): Adam's learning rate, minibatches, epochs, the Gumbel temperature schedule."""
+
+    lr: float
+    batch_size: int
+    max_epochs: int
+    tau0: float
+    tau_rate: float
+    tau_min: float
+
+
 def fit_lifelong_vae(student: torch.nn.Module, loss_of: Callable[[Tensor, float], Tensor],
-                     data: Tensor, rc: RunConfig, generator: torch.Generator,
+                     data: Tensor, rc: Schedule, generator: torch.Generator,
                      desc: str) -> list[float]:
     """``rc.max_epochs`` epochs of Adam (lr ``rc.lr``) on minibatches of ``data`` (a new order
     each epoch, a last partial minibatch kept) by the one loop :func:`lgm.training.fit.fit`;
-    the Gumbel temperature follows the lifelong schedule. NaN/inf raises, naming the step."""
+    the Gumbel temperature follows the lifelong schedule (appendix 7.4.1). NaN/inf raises,
+    naming the step."""
     batches = EpochBatches(len(data), rc.batch_size, generator, data.device, drop_last=False)
 
     def loss_at(step: int) -> Tensor:
@@ -257,7 +270,7 @@ def elbo_loss(vae: DiscreteContinuousVAE, x: Tensor, tau: float) -> Tensor:
     return -elbo_terms(vae(x, tau), x).elbo.mean()
 
 
-def distilled_task(teacher: DiscreteContinuousVAE, x_new: Tensor, rc: RunConfig, t: int,
+def distilled_task(teacher: DiscreteContinuousVAE, x_new: Tensor, rc: Schedule, t: int,
                    lam: float, generator: torch.Generator) -> tuple[DiscreteContinuousVAE,
                                                                     list[float]]:
     """Task t >= 1 by this paper's distillation: the grown student minimises
