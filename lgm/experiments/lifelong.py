@@ -43,7 +43,7 @@ from lgm.models.vae import DiscreteContinuousVAE, frozen_copy
 from lgm.progress import progress
 from lgm.provenance import provenance
 from lgm.training.checkpoint import load_checkpoint, save_checkpoint
-from lgm.training.loop import task_generators, train_task
+from lgm.training.loop import NonFiniteLossError, task_generators, train_task
 from lgm.training.objective import StudentObjective, Teacher
 from lgm.training.replay import replay, replay_count
 
@@ -151,6 +151,14 @@ def evaluate(cfg: RunConfig, model: DiscreteContinuousVAE,
     return metrics
 
 
+def check_finite(metrics: dict[str, Any], t: int, epochs: int, seed: int) -> None:
+    """A diverged model is an error, never a result: every metric after task t must be finite."""
+    bad = sorted(k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v))
+    if bad:
+        raise NonFiniteLossError(t, epochs, -1, seed,
+                                 what=f"non-finite evaluation ({', '.join(bad)})")
+
+
 def run(cfg: RunConfig, *, tasks: TaskSequence | None = None, scorer: FrechetScorer | None = None,
         checkpoint_dir: Path | None = None, resume: bool = True,
         stop_after: int | None = None) -> dict[str, Any]:
@@ -203,9 +211,10 @@ def run_stack(cfgs: Sequence[RunConfig], *, tasks: Sequence[TaskSequence] | None
         for i, c in enumerate(cfgs):
             one = model.select(i)
             one_teacher = teacher.model.select(i) if teacher is not None else None
+            metrics = evaluate(c, one, one_teacher, tasks[i], t, scorers[i])
+            check_finite(metrics, t, fits[i]["epochs"], c.seed)
             records[i].append({"task": t, "name": tasks[i][t].name, "epochs": fits[i]["epochs"],
-                               "training": fits[i],
-                               **evaluate(c, one, one_teacher, tasks[i], t, scorers[i]),
+                               "training": fits[i], **metrics,
                                "wall_s": round(task_wall / n, 3)})
             if c.visuals:
                 arrays[i][f"samples_task{t}"] = samples_per_code(one, c.visuals)

@@ -42,13 +42,18 @@ from lgm.training.settings import Schedule
 
 
 class NonFiniteLossError(RuntimeError):
-    """Training produced NaN or inf; the last good checkpoint is left untouched."""
+    """Training diverged (a NaN or inf loss, a validation -ELBO that never became finite, or a
+    non-finite evaluation metric); the last good checkpoint is left untouched, nothing is
+    cached."""
 
-    def __init__(self, task: int, epoch: int, step: int, seed: int | None = None) -> None:
+    def __init__(self, task: int, epoch: int, step: int, seed: int | None = None,
+                 what: str = "non-finite loss") -> None:
         where = f" (seed {seed})" if seed is not None else ""
-        super().__init__(f"non-finite loss in task {task}, epoch {epoch}, step {step}{where}: "
-                         "training stopped; the checkpoint of the last finished task was kept. "
-                         "Try a smaller learning rate.")
+        at = f", step {step}" if step >= 0 else ""
+        kept = (f"the checkpoint after task {task - 1} was kept" if task > 0
+                else "no task had finished, so nothing was kept")
+        super().__init__(f"{what} in task {task}, epoch {epoch}{at}{where}: training stopped; "
+                         f"{kept}. Try a smaller learning rate.")
         self.task, self.epoch, self.step, self.seed = task, epoch, step, seed
 
 
@@ -276,6 +281,10 @@ def train_task(
         bar.set_postfix(val=f"{sum(val) / s:.2f}", active=int(step.active.sum()))
         if not step.active.any():
             break
+    for i in range(s):
+        if not math.isfinite(best_val[i]):
+            raise NonFiniteLossError(task, epoch, -1, student.seeds[i],
+                                     what="the validation -ELBO never became finite")
     with torch.no_grad():
         for t, bt in zip(step.state, best, strict=True):
             t.copy_(bt)
