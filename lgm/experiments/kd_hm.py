@@ -256,7 +256,9 @@ CONFIG = KDHMConfig
 def fingerprint() -> list[float]:
     """Numerics of this module's path, float64 on one CPU thread: a hidden-4 teacher fitted
     by :func:`wake_sleep` (3 steps) on 20 packaged rows, students by ours and local
-    (:func:`train_student`, 2 steps each), and each model's exact data NLL."""
+    (:func:`train_student`, 2 steps each), and each model's exact data NLL and Monte Carlo KL
+    from the teacher (:func:`marginal_kl`; the density-ratio estimates, an iterative fit, are
+    left out: their last digits need not agree between machines)."""
     with float64_cpu():
         data = load_faithful(None).standardised[:20].to(torch.float64)
         cfg = kd_hm_config("smoke", teacher_hidden=4, scratch_steps=2, distill_steps=2,
@@ -270,5 +272,6 @@ def fingerprint() -> list[float]:
         for method in ("ours", "local", "scratch"):
             student, losses = train_student(method, init, teacher, data, cfg, generator,
                                             torch.device("cpu"))
-            out += [float(v) for v in losses] + [data_nll(student, data)]
+            kl, kl_se = marginal_kl(teacher, student, 100, generator)
+            out += [float(v) for v in losses] + [data_nll(student, data), kl, kl_se]
         return out + [data_nll(teacher, data)]
