@@ -51,57 +51,34 @@ methods = ["lifelong", "ewc", "vanilla", "full", "upto"]
 arch = "dense"
 figure_dir = "build/figures"
 
-# %%
+# %% tags=["hide-input"]
 # data: mnist
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
-from lgm.experiments.plots import curve_with_band, finish_axis
-from lgm.experiments.report import (
-    failures_markdown,
-    fmt,
-    markdown_table,
-    preset_limits,
-    provenance_markdown,
-    resolve_seeds,
-    run_all,
-    save_verdicts,
-    series,
-    surviving,
-    verdict_rows,
-)
+from lgm.report.figures import per_task_figure
+from lgm.report.lifelong import fig4_claims, final_table
+from lgm.report.page import begin
+from lgm.report.runs import preset_limits, resolve_seeds
 
-seeds = resolve_seeds(preset, seeds)
 # Quick preset only: the first three distributions (unpermuted, G1, G2), to fit its time budget.
 reduced = {"num_tasks": 3} if preset == "quick" else {}
-runs = run_all({m: [make_config(preset, experiment="permuted", method=m, seed=s, arch=arch,
-                                device=device, data_root=data_root, **reduced)
-                    for s in seeds] for m in methods})
-results, failed = runs.results, runs.failed
-if runs.failed:
-    display(Markdown(failures_markdown(runs)))
-methods = surviving(runs, methods)
-
+page = begin("fig4", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
+             data_root=data_root, figure_dir=figure_dir,
+             caveat=preset_limits(preset, len(resolve_seeds(preset, seeds)))
+             + (" Quick preset: the first three distributions only." if reduced else ""))
+results = page.run({m: [make_config(preset, experiment="permuted", method=m, seed=s, arch=arch,
+                                    device=device, data_root=data_root, **reduced)
+                        for s in page.seeds] for m in methods})
+methods = [m for m in methods if m in results]
+max_epochs = make_config(preset, experiment="permuted").max_epochs
 
 # %% tags=["hide-input"]
-panels = [("neg_elbo", "(a) negative test ELBO"),
-          ("log_frechet", "(b) log-Fréchet distance")]
-
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
-for ax, (key, title) in zip(axes, panels, strict=True):
-    for m in methods:
-        x = curve_with_band(ax, results[m], key, label=m)
-    finish_axis(ax, title, "number of distributions seen", x)
-fig.suptitle(f"Permuted MNIST, {arch}, preset {preset}, "
-             f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} (mean ± std)")
-Path(figure_dir).mkdir(parents=True, exist_ok=True)
-figure_path = Path(figure_dir) / "fig4.png"
-fig.savefig(figure_path, dpi=120)
-plt.show()
+fig, data = per_task_figure(
+    results, methods, [("neg_elbo", "(a) negative test ELBO"),
+                       ("log_frechet", "(b) log-Fréchet distance")],
+    title=f"Permuted MNIST, {arch}, preset {preset}, {len(page.seeds)} seed(s) (mean ± std)")
+page.figure(fig, "fig4", data)
 
 # %% [markdown]
 # ## Our values after the last distribution
@@ -110,17 +87,8 @@ plt.show()
 # the table lists ours (mean over seeds, ± std with several seeds) at the last task, on the
 # full cumulative test set (every permutation seen).
 
-
 # %% tags=["hide-input"]
-final = {}
-rows = []
-for m in methods:
-    elbo, lf, ep = (series(results[m], k) for k in ("neg_elbo", "log_frechet", "epochs"))
-    final[m] = {"neg_elbo": np.nanmean(elbo[:, -1]), "log_frechet": np.nanmean(lf[:, -1])}
-    rows.append([m, fmt(elbo[:, -1]), fmt(lf[:, -1], 2), fmt(ep[:, -1])])
-n_tasks = series(results[methods[0]], "neg_elbo").shape[1]
-display(Markdown(markdown_table(["method", "−ELBO", "log-Fréchet", "epochs, last task"], rows)
-                 + f"\n\n({n_tasks} tasks, seeds {seeds}.)"))
+display(Markdown(final_table(results, methods, page.seeds, epochs_sum=False)))
 
 # %% [markdown]
 # ## The paper's claims, checked on these results
@@ -134,65 +102,9 @@ display(Markdown(markdown_table(["method", "−ELBO", "log-Fréchet", "epochs, l
 # behind the lifelong model and falls further behind as permutations accumulate. Below, each
 # is tested on our means over seeds (the rule used is stated with each verdict).
 
-
 # %% tags=["hide-input"]
-def mean_curve(m, key):
-    return np.nanmean(series(results[m], key), axis=0)
-
-
-verdicts = []
-have = set(methods)
-sequential = [m for m in ("ewc", "vanilla") if m in have]
-if "lifelong" in have and sequential:
-    for i, (key, name, digits) in enumerate((("neg_elbo", "−ELBO", 1),
-                                             ("log_frechet", "log-Fréchet", 2)), start=1):
-        lc = mean_curve("lifelong", key)
-        parts, ok = [], True
-        for m in sequential:
-            oc = mean_curve(m, key)
-            wins = int(np.sum(lc < oc))
-            ok &= bool(lc[-1] < oc[-1])
-            parts.append(f"{m} {oc[-1]:.{digits}f} (lifelong lower at {wins} of {len(lc)} "
-                         f"tasks)")
-        verdicts.append(
-            f"{i}. **{name}, lifelong better than every sequential baseline** (lower than "
-            f"{' and '.join(sequential)} at the last task): {'holds' if ok else 'does not hold'}."
-            f" Last task lifelong {lc[-1]:.{digits}f} vs " + "; ".join(parts) + ".")
-oracles = [m for m in ("full", "upto") if m in have]
-others = [m for m in ("lifelong", "ewc", "vanilla") if m in have]
-if oracles and others:
-    parts = []
-    for key, name in (("neg_elbo", "−ELBO"), ("log_frechet", "log-Fréchet")):
-        best_oracle = min(final[m][key] for m in oracles)
-        best_other = min(final[m][key] for m in others)
-        parts.append((name, best_oracle <= best_other, best_oracle, best_other))
-    ok = all(p[1] for p in parts)
-    detail = "; ".join(f"{n}: best of {'/'.join(oracles)} {a:.2f} vs best sequential {b:.2f}"
-                       for n, _, a, b in parts)
-    verdicts.append(
-        f"3. **full/upto best** (the better of them ≤ every sequential method at the last "
-        f"task, on both metrics): {'holds' if ok else 'does not hold'}. {detail}.")
-if {"lifelong", "ewc"} <= have:
-    gap = mean_curve("ewc", "neg_elbo") - mean_curve("lifelong", "neg_elbo")
-    if len(gap) < 3:
-        verdict = "cannot be tested: fewer than three distributions"
-        detail = ""
-    else:
-        ok = gap[-1] > 0 and gap[-1] > gap[1]
-        verdict = "holds" if ok else "does not hold"
-        detail = (f" EWC − lifelong −ELBO gap: {gap[1]:+.1f} nats after 2 distributions, "
-                  f"{gap[-1]:+.1f} after {len(gap)} (per task: "
-                  + ", ".join(f"{g:+.1f}" for g in gap) + ").")
-    verdicts.append(
-        f"4. **EWC suffers on disparate tasks** (EWC's −ELBO above lifelong's at the last task, "
-        f"by more than after the second distribution): {verdict}.{detail}")
-limits = preset_limits(preset, len(seeds))
-save_verdicts("fig4", preset, verdict_rows(verdicts, strict=False))
-display(Markdown("\n".join(verdicts) + "\n\n" + limits))
-
-# %% [markdown]
-# ## Provenance
-
+fig4_claims(page, results, max_epochs)
+page.show_claims()
 
 # %%
-display(Markdown(provenance_markdown(runs, preset, seeds, extra=f"figure `{figure_path}`")))
+page.end()

@@ -41,21 +41,17 @@ device = "cpu"
 data_root = None
 figure_dir = "build/figures"
 
-# %%
+# %% tags=["hide-input"]
 # data: none (a toy model; no data set)
-import time
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import torch
-from IPython.display import Markdown, display
 
-from lgm.experiments.cache import code_version
-from lgm.experiments.report import save_verdicts, verdict_rows
 from lgm.models.graph import ToyDGM, dgm_forms, draw_forms
-from lgm.provenance import git_commit
+from lgm.report.kd_fig1 import identities
+from lgm.report.page import begin
 
-started = time.perf_counter()
+page = begin("kd_fig1", preset=preset, seeds=seeds, device=device, data_root=data_root,
+             figure_dir=figure_dir, caveat="No training: the same at every preset.")
 torch.manual_seed(seeds[0])
 model = ToyDGM()
 generator = torch.Generator().manual_seed(seeds[0])
@@ -65,14 +61,11 @@ pass_ = model.ancestral(noise, x)
 forms = dgm_forms(pass_)
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 4, figsize=(16, 4.6), constrained_layout=True)
+fig, axes = plt.subplots(1, 4, figsize=(18, 5.2), constrained_layout=True)
 draw_forms(axes, forms)
 for ax, letter in zip(axes, "abcd", strict=True):
     ax.set_title(f"({letter}) {ax.get_title()} form")
-figure_path = Path(figure_dir) / "kd_fig1.png"
-figure_path.parent.mkdir(parents=True, exist_ok=True)
-fig.savefig(figure_path, dpi=120)
-plt.show()
+page.figure(fig, "kd_fig1")
 
 # %% [markdown]
 # Shaded circle: the input $x$; dashed circles: auxiliary variables $\epsilon$; arrows that
@@ -92,56 +85,9 @@ plt.show()
 #    $y_1$.
 
 # %% tags=["hide-input"]
-fresh = {**noise, "y1": torch.randn(256, 1, generator=generator),
-         "y2": torch.randn(256, 1, generator=generator)}
-again = model.ancestral(fresh, x)
-# the latents that do not depend on a redrawn target: z1 always; z2 reads y1, so compare it
-# with the same y1 plugged in as its parent
-local = model.ancestral(fresh, x, parents=pass_.samples())
-same_z1 = torch.equal(again["z1"].sample, pass_["z1"].sample)
-same_z2 = torch.equal(local["z2"].sample, pass_["z2"].sample)
-lines = [f"1. **latents are deterministic given their auxiliary variables and inputs** (rule: "
-         f"identical latents in two passes with the same eps and x): "
-         f"{'holds' if same_z1 and same_z2 else 'does not hold'}. z1 identical: {same_z1}; z2 "
-         "identical (same y1): " f"{same_z2}."]
-
-original, _, _, compact = forms
-latents = {c.name for c in pass_.latents}
-
-
-def ancestors(name: str) -> set[str]:
-    out: set[str] = set()
-    for p in original.parents(name):
-        out |= {p} | ancestors(p)
-    return out
-
-
-expected = {y.name: {a for a in ancestors(y.name) if a not in latents}
-            | {f"eps:{a}" for a in ancestors(y.name) if a in latents} for y in pass_.targets}
-found = {y.name: set(compact.parents(y.name)) for y in pass_.targets}
-kinds = {compact.nodes[n] for n in compact.nodes}
-ok = found == expected and "deterministic" not in kinds and not latents & set(compact.nodes)
-lines.append("2. **the compact form keeps only inputs, auxiliary variables and targets** (rule: "
-             "no latent node; each target's parents = its non-latent ancestors and the eps of "
-             f"its latent ancestors): {'holds' if ok else 'does not hold'}. Parents of y2: "
-             f"{sorted(found['y2'])}.")
-
-a1, b1, a2, c2, b2 = model.weights.detach()
-std = model.log_std.detach().exp()
-z1 = a1 * x + std[0] * noise["z1"]
-z2 = a2 * z1 + c2 * pass_["y1"].sample + std[2] * noise["z2"]
-err = (pass_["y2"].params["mu"].detach() - b2 * z2).abs().max().item()
-lines.append("3. **p(y | eps, x) is tractable by function composition** (rule: the pass's mean "
-             "of y2 equals b2 z2(eps, x, y1) recomputed by hand, to 1e-6): "
-             f"{'holds' if err < 1e-6 else 'does not hold'}. Largest difference {err:.1e}.")
-save_verdicts("kd_fig1", preset, verdict_rows(lines))
-display(Markdown("\n".join(lines)))
-
-# %% [markdown]
-# ## Provenance
+identities(page, model, pass_, forms, noise, x, generator)
+page.show_claims()
 
 # %%
-display(Markdown(f"preset `{preset}` (no training: the same at every preset) · seed "
-                 f"{seeds[0]} · commit {git_commit()} · code version {code_version()} · "
-                 f"this page {time.perf_counter() - started:.1f} s · figure `{figure_path}`"
-                 "\n\ndata: none (a toy model)"))
+page.end(provenance=f"preset `{preset}` (no training: the same at every preset) · seed "
+                    f"{seeds[0]} · data: none (a toy model)")

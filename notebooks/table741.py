@@ -39,19 +39,15 @@ seeds = [0]
 device = "cpu"
 data_root = None
 
-# %%
-import time
-
-import torch
+# %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
-from lgm.experiments.report import save_verdicts
 from lgm.models import networks
-from lgm.models.networks import parameter_table
-from lgm.provenance import git_commit
+from lgm.report import table741
+from lgm.report.page import begin
 
-t_start = time.perf_counter()
-rows = parameter_table()
+page = begin("table741", preset=preset, seeds=seeds, device=device, data_root=data_root,
+             caveat="No training: the counts are the same at every preset.")
 
 # %% [markdown]
 # ## Ours against the paper
@@ -59,77 +55,10 @@ rows = parameter_table()
 # Counts that differ from the paper's are marked with †; the differences are listed below
 # the table.
 
-
 # %% tags=["hide-input"]
-def fmt(n):
-    return "–" if n is None else f"{n:,}"
-
-
-def base_label(r):
-    return f"{r['method']}-{r['arch'][0].upper()}" if r.get("arch") else r["method"]
-
-
-# The paper's table has two "full" columns per architecture: number repeated labels.
-_bases = [base_label(r) for r in rows]
-_labels = {}
-for i, b in enumerate(_bases):
-    k = _bases[:i].count(b) + 1
-    _labels[i] = f"{b} ({k})" if _bases.count(b) > 1 else b
-
-
-def label(r):
-    return _labels[rows.index(r)]
-
-
-def cell(ours, paper):
-    mark = "\u00a0†" if ours is not None and paper is not None and ours != paper else ""
-    return fmt(ours) + mark
-
-
-table = [
-    "| method | $z_d$ | $z_c$ built | initial, ours | initial, paper | final, ours | final, paper |",
-    "| --- | :---: | ---: | ---: | ---: | ---: | ---: |",
-]
-diffs = []
-counted = []
-for r in rows:
-    table.append(
-        f"| {label(r)} | {r['zd_initial']}→{r['zd_final']} | {r['zc']} "
-        f"| {cell(r['params_initial'], r['paper_initial'])} | {fmt(r['paper_initial'])} "
-        f"| {cell(r['params_final'], r['paper_final'])} | {fmt(r['paper_final'])} |"
-    )
-    counted.append(f"- **{label(r)}**: {r['counts']}")
-    for when in ("initial", "final"):
-        ours, paper = r[f"params_{when}"], r[f"paper_{when}"]
-        if ours is not None and paper is not None and ours != paper:
-            d = ours - paper
-            diffs.append(f"- {label(r)}, {when}: {d:+,} ({100 * d / paper:+.3f} %)")
-display(Markdown("\n".join(table) + "\n\nWhat each row counts:\n\n" + "\n".join(counted)))
-
-compared = [
-    (r[f"params_{w}"], r[f"paper_{w}"])
-    for r in rows
-    for w in ("initial", "final")
-    if r[f"params_{w}"] is not None and r[f"paper_{w}"] is not None
-]
-exact = sum(o == p for o, p in compared)
-summary = f"**{exact} of {len(compared)}** counts agree exactly with the paper."
-if diffs:
-    summary += " Differences (ours minus the paper's):\n\n" + "\n".join(diffs)
-zcs = sorted({r["zc"] for r in rows})
-if zcs != [14]:
-    summary += (
-        f"\n\nThe paper prints $z_c$ = 14 in every column; the models here are built with "
-        f"$z_c$ = {', '.join(map(str, zcs))} (see the notes below for why)."
-    )
+counts, summary = table741.table(page)
+display(Markdown(counts))
 display(Markdown(summary))
-save_verdicts("table741", preset, [
-    {"claim": f"Table 7.4.1: parameters of {label(r)}, {w}", "paper": f"{r[f'paper_{w}']:,}",
-     "ours": f"{r[f'params_{w}']:,}",
-     "verdict": "holds" if r[f"params_{w}"] == r[f"paper_{w}"] else "does not hold"}
-    for r in rows for w in ("initial", "final")
-    if r[f"params_{w}"] is not None and r[f"paper_{w}"] is not None
-])
 
 # %% [markdown]
 # ## Notes from `lgm.models.networks`
@@ -140,15 +69,5 @@ save_verdicts("table741", preset, [
 # %% tags=["hide-output"]
 print(networks.__doc__)
 
-# %% [markdown]
-# ## Provenance
-
-
 # %%
-wall = time.perf_counter() - t_start
-display(
-    Markdown(
-        f"preset `{preset}` · device `{device}` · torch {torch.__version__} · "
-        f"commit {git_commit()} · wall time {wall:.1f} s"
-    )
-)
+page.end(provenance=f"preset `{preset}` (no training) · device `{device}`")

@@ -267,3 +267,21 @@ def app75_claims(page: Page, results: Results, max_epochs: int, n_first: int) ->
                rule="mean epochs over the last third of the tasks",
                untestable="every late task of both methods ran to max_epochs"
                if capped == 2 * len(lp[late]) else None)
+
+
+def epochs_table(results: Results, methods: Sequence[str], seeds: Sequence[int],
+                 n_first: int, names: tuple[str, str] = ("Fashion", "MNIST")) -> str:
+    """Per task: epochs and −ELBO of each method (mean ± std), and the epochs' sum; tasks up
+    to ``n_first`` are of the first dataset."""
+    curves = {m: {k: series(results[m], k) for k in ("epochs", "neg_elbo")} for m in methods}
+    n_tasks = max(c["epochs"].shape[1] for c in curves.values())
+    rows: list[list[Any]] = []
+    for t in range(n_tasks):
+        rows.append([f"{t + 1} ({names[0] if t < n_first else names[1]})"]
+                    + [fmt(curves[m]["epochs"][:, t]) for m in methods]
+                    + [fmt(curves[m]["neg_elbo"][:, t]) for m in methods])
+    rows.append(["sum"] + [fmt(np.nansum(curves[m]["epochs"], axis=1)) for m in methods]
+                + [""] * len(methods))
+    return markdown_table(["task"] + [f"epochs, {m}" for m in methods]
+                          + [f"−ELBO, {m}" for m in methods], rows) + \
+        f"\n\n({n_tasks} tasks, seeds {list(seeds)}.)"

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lgm.provenance import git_commit
 from lgm.report import claims as claims_mod
 from lgm.report.claims import ANCHOR, Claim, Kind, status_of
 from lgm.report.figures import download_link, save_figure
@@ -203,8 +204,11 @@ class Page:
         files = ", ".join(f"`{p.name}`" for p in self.files)
         extra = "; ".join(x for x in (extra, f"files in `{self.figure_dir}`: {files}"
                                       if files else "") if x)
-        text = provenance if provenance is not None else results_provenance(
-            results, self.preset, self.seeds, self.started, extra)
+        if provenance is not None:
+            text = (f"{provenance} · commit {git_commit()} · this page {page_s:.1f} s"
+                    + (f" · {extra}" if extra else ""))
+        else:
+            text = results_provenance(results, self.preset, self.seeds, self.started, extra)
         display(Markdown("## Provenance\n\n" + relative_data(text)))
         compute = sum(r["provenance"]["wall_s"] for r in results) if results else None
         devices = sorted({r["provenance"]["device"] for r in results})
