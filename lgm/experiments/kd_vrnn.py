@@ -359,7 +359,8 @@ CONFIG = KDVRNNConfig
 def fingerprint() -> list[float]:
     """Numerics of this module's path, float64 on one CPU thread: a tiny teacher VRNN fitted
     by :func:`train_elbo` (2 steps) on fixed random strokes, students by ours, local and
-    scratch (:func:`train_student`, 2 steps each), and each model's -ELBO of the strokes."""
+    scratch (:func:`train_student`, 2 steps each), and each model's -ELBO of the strokes and
+    eq. 4's KL from the teacher on shared noise (:func:`kl_to_teacher`)."""
     with float64_cpu():
         g = torch.Generator().manual_seed(0)
         x = torch.randn(6, 5, 3, generator=g)
@@ -379,6 +380,8 @@ def fingerprint() -> list[float]:
         for method in METHODS:
             student, losses = train_student(method, init, teacher, data, cfg, g,
                                             torch.device("cpu"))
-            out += [float(v) for v in losses] + [evaluate_neg_elbo(student, x, mask,
-                                                                   generator=g)]
+            noise = teacher.sample_noise(4, g)
+            out += [float(v) for v in losses] + [
+                evaluate_neg_elbo(student, x, mask, generator=g),
+                kl_to_teacher(teacher, student, noise)]
         return out + [evaluate_neg_elbo(teacher, x, mask, generator=g)]
