@@ -40,62 +40,37 @@ methods = ["lifelong", "ewc"]
 arch = "dense"
 figure_dir = "build/figures"
 
-# %%
+# %% tags=["hide-input"]
 # data: fashion, mnist
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
-from lgm.experiments.plots import curve_with_band, finish_axis
-from lgm.experiments.report import (
-    failures_markdown,
-    fmt,
-    markdown_table,
-    preset_limits,
-    provenance_markdown,
-    resolve_seeds,
-    run_all,
-    save_verdicts,
-    series,
-    surviving,
-    verdict_rows,
-)
+from lgm.report.figures import per_task_figure
+from lgm.report.lifelong import app75_claims, epochs_table
+from lgm.report.page import begin
+from lgm.report.runs import preset_limits, resolve_seeds
 
-seeds = resolve_seeds(preset, seeds)
-runs = run_all({m: [make_config(preset, experiment="fashion_mnist20", method=m, seed=s,
-                                arch=arch, device=device, data_root=data_root, visuals=0)
-                    for s in seeds] for m in methods})
-results, failed = runs.results, runs.failed
-if runs.failed:
-    display(Markdown(failures_markdown(runs)))
-methods = surviving(runs, methods)
-cfg0 = make_config(preset, experiment="fashion_mnist20")
-max_epochs = cfg0.max_epochs
+page = begin("app75", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
+             data_root=data_root, figure_dir=figure_dir,
+             caveat=preset_limits(preset, len(resolve_seeds(preset, seeds))))
+results = page.run({m: [make_config(preset, experiment="fashion_mnist20", method=m, seed=s,
+                                    arch=arch, device=device, data_root=data_root, visuals=0)
+                        for s in page.seeds] for m in methods})
+methods = [m for m in methods if m in results]
+max_epochs = make_config(preset, experiment="fashion_mnist20").max_epochs
 n_fashion = 10  # tasks 1..10 are Fashion-MNIST, 11..20 MNIST
 
 # %% tags=["hide-input"]
-panels = [("epochs", "(a) epochs to early stopping"), ("neg_elbo", "(b) negative test ELBO"),
-          ("log_frechet", "(c) log-Fréchet distance")]
-fig, axes = plt.subplots(1, 3, figsize=(16, 4.2), constrained_layout=True)
-for ax, (key, title) in zip(axes, panels, strict=True):
-    for m in methods:
-        x = curve_with_band(ax, results[m], key, label=m)
-    if len(x) > n_fashion:
-        ax.axvline(n_fashion + 0.5, color="0.4", lw=0.8, ls=":")
-    finish_axis(ax, title, "number of distributions seen", x)
-axes[0].axhline(max_epochs, color="0.5", lw=0.8, ls="--")
-axes[0].annotate(f"max_epochs = {max_epochs}", (1, max_epochs), xytext=(2, -10),
-                 textcoords="offset points", fontsize=8, color="0.4")
-fig.suptitle(f"Fashion-MNIST → MNIST, 20 distributions, {arch}, preset {preset}, "
-             f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} (mean ± std); "
-             "dotted: Fashion → MNIST")
-Path(figure_dir).mkdir(parents=True, exist_ok=True)
-figure_path = Path(figure_dir) / "app75.png"
-fig.savefig(figure_path, dpi=120)
-plt.show()
+fig, data = per_task_figure(
+    results, methods, [("epochs", "(a) epochs to early stopping"),
+                       ("neg_elbo", "(b) negative test ELBO"),
+                       ("log_frechet", "(c) log-Fréchet distance")],
+    title=f"Fashion-MNIST → MNIST, 20 distributions, {arch}, preset {preset}, "
+          f"{len(page.seeds)} seed(s) (mean ± std); dotted: first MNIST task")
+for ax in fig.axes:
+    ax.axvline(n_fashion + 0.5, color="0.4", lw=0.8, ls=":")
+fig.axes[0].axhline(max_epochs, color="0.5", lw=0.8, ls="--")
+page.figure(fig, "app75", data)
 
 # %% [markdown]
 # ## Epochs per task
@@ -104,20 +79,7 @@ plt.show()
 # with several seeds), and the −ELBO on the cumulative test set.
 
 # %% tags=["hide-input"]
-curves = {m: {k: series(results[m], k) for k in ("epochs", "neg_elbo", "log_frechet")}
-          for m in methods}
-n_tasks = max(c["epochs"].shape[1] for c in curves.values())
-rows = []
-for t in range(n_tasks):
-    row = [f"{t + 1} ({'Fashion' if t < n_fashion else 'MNIST'})"]
-    row += [fmt(curves[m]["epochs"][:, t]) for m in methods]
-    row += [fmt(curves[m]["neg_elbo"][:, t]) for m in methods]
-    rows.append(row)
-rows.append(["sum"] + [fmt(np.nansum(curves[m]["epochs"], axis=1)) for m in methods]
-            + [""] * len(methods))
-display(Markdown(markdown_table(["task"] + [f"epochs, {m}" for m in methods]
-                                + [f"−ELBO, {m}" for m in methods], rows)
-                 + f"\n\n({n_tasks} tasks, seeds {seeds}.)"))
+display(Markdown(epochs_table(results, methods, page.seeds, n_fashion)))
 
 # %% [markdown]
 # ## The paper's claim, checked on these results
@@ -130,38 +92,9 @@ display(Markdown(markdown_table(["task"] + [f"epochs, {m}" for m in methods]
 # (nearly) every task runs to `max_epochs`: then the epochs measure the cap, not
 # convergence.
 
-
 # %% tags=["hide-input"]
-verdicts = []
-if {"lifelong", "ewc"} <= set(methods):
-    lp, ep = (np.nanmean(curves[m]["epochs"], axis=0) for m in ("lifelong", "ewc"))
-    late = slice(len(lp) - max(1, len(lp) // 3), len(lp))
-    early = slice(1, max(2, min(n_fashion, len(lp)) // 2))
-    capped = int(np.sum(lp[late] >= max_epochs) + np.sum(ep[late] >= max_epochs))
-    if capped == 2 * len(lp[late]):
-        verdict = "cannot be tested: every late task of both methods ran to `max_epochs`"
-    else:
-        verdict = "holds" if lp[late].mean() < ep[late].mean() else "does not hold"
-    verdicts.append(
-        f"1. **lifelong eventually needs fewer epochs than EWC** (mean over tasks "
-        f"{late.start + 1}–{late.stop}): {verdict}. Lifelong {lp[late].mean():.1f} vs EWC "
-        f"{ep[late].mean():.1f} epochs per task there ({capped} of {2 * len(lp[late])} of "
-        f"those task trainings stopped at the cap of {max_epochs}); at the start (tasks "
-        f"{early.start + 1}–{early.stop}) lifelong {lp[early].mean():.1f} vs EWC "
-        f"{ep[early].mean():.1f}. Tasks where lifelong needs fewer epochs: "
-        f"{int(np.sum(lp < ep))} of {len(lp)}.")
-    le, ee = (np.nanmean(curves[m]["neg_elbo"][:, -1]) for m in ("lifelong", "ewc"))
-    verdicts.append(
-        f"2. **test ELBO at the last task** (not a claim of the appendix): lifelong {le:.1f} "
-        f"vs EWC {ee:.1f} ({'lifelong' if le < ee else 'EWC'} lower).")
-else:
-    verdicts.append("Cannot be tested: lifelong or EWC has no result (see above).")
-save_verdicts("app75", preset, verdict_rows(verdicts, strict=False))
-display(Markdown("\n".join(verdicts) + "\n\n" + preset_limits(preset, len(seeds))))
-
-# %% [markdown]
-# ## Provenance
-
+app75_claims(page, results, max_epochs, n_fashion)
+page.show_claims()
 
 # %%
-display(Markdown(provenance_markdown(runs, preset, seeds, extra=f"figure `{figure_path}`")))
+page.end()

@@ -39,48 +39,32 @@ methods = ["lifelong", "ewc"]
 arch = "dense"
 figure_dir = "build/figures"
 
-# %%
+# %% tags=["hide-input"]
 # data: mnist
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
-from lgm.experiments.plots import sequential_figure
-from lgm.experiments.report import (
-    failures_markdown,
-    fmt,
-    markdown_table,
-    preset_limits,
-    provenance_markdown,
-    resolve_seeds,
-    run_all,
-    save_verdicts,
-    series,
-    surviving,
-    verdict_rows,
-)
+from lgm.report.figures import per_task_table, sequential_figure
+from lgm.report.lifelong import app77_claims, app77_table
+from lgm.report.page import begin
+from lgm.report.runs import preset_limits, resolve_seeds
 
-seeds = resolve_seeds(preset, seeds)
-runs = run_all({m: [make_config(preset, experiment="mnist", method=m, seed=s, arch=arch,
-                                device=device, data_root=data_root)
-                    for s in seeds] for m in methods})
-results, failed = runs.results, runs.failed
-if runs.failed:
-    display(Markdown(failures_markdown(runs)))
-methods = surviving(runs, methods)
+page = begin("app77", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
+             data_root=data_root, figure_dir=figure_dir,
+             caveat=preset_limits(preset, len(resolve_seeds(preset, seeds))))
+results = page.run({m: [make_config(preset, experiment="mnist", method=m, seed=s, arch=arch,
+                                    device=device, data_root=data_root)
+                        for s in page.seeds] for m in methods})
+methods = [m for m in methods if m in results]
 max_epochs = make_config(preset, experiment="mnist").max_epochs
 
-
 # %% tags=["hide-input"]
-figure_path = Path(figure_dir) / "app77.png"
-sequential_figure(results, methods, max_epochs=max_epochs,
-                  xlabel="number of digits seen",
-                  title=f"Split MNIST, {arch}, preset {preset}, {len(seeds)} "
-                        f"seed{'s' if len(seeds) > 1 else ''} (mean ± std)", path=figure_path)
-plt.show()
+fig = sequential_figure(results, methods, max_epochs=max_epochs,
+                        xlabel="number of digits seen",
+                        title=f"Split MNIST, {arch}, preset {preset}, {len(page.seeds)} seed(s) "
+                              "(mean ± std)")
+page.figure(fig, "app77", per_task_table({m: results[m] for m in methods},
+                                         ["neg_elbo", "log_frechet", "epochs"]))
 
 # %% [markdown]
 # ## Paper vs ours
@@ -98,41 +82,8 @@ plt.show()
 # ($\gamma = 100$, $\lambda = 0.01$), not the best of a sweep. The Fréchet distance is the
 # distance itself (eq. 20), not its log.
 
-
 # %% tags=["hide-input"]
-PAPER = {("neg_elbo", "ewc"): 149.0, ("neg_elbo", "lifelong"): 165.0,
-         ("frechet", "lifelong"): 128.42, ("frechet", "ewc"): 193.09}
-NAMES = {"neg_elbo": "best −test ELBO (nats)", "frechet": "Fréchet distance"}
-
-
-def last_and_best(m, key):
-    """Mean over seeds at the last task, and the lowest mean over tasks with its task."""
-    curve = np.nanmean(series(results[m], key), axis=0)
-    t = int(np.nanargmin(curve))
-    return series(results[m], key)[:, -1], curve[-1], curve[t], t + 1
-
-
-ours = {}
-rows = []
-for (key, m), paper in PAPER.items():
-    if m not in results:
-        rows.append([NAMES[key], m, f"{paper:g}", "not run", "not run", "–"])
-        continue
-    last_values, last, best, t_best = last_and_best(m, key)
-    ours[key, m] = (last, best)
-    if key == "neg_elbo":
-        note = (f"ours {last - paper:+.0f} nats (last task): preset and pixel model differ, "
-                f"not comparable")
-    else:
-        note = "not comparable: our own classifier's features (and preset)"
-    rows.append([NAMES[key], m, f"{paper:g}", fmt(last_values, 2 if key == "frechet" else 1),
-                 f"{best:.{2 if key == 'frechet' else 1}f} (after {t_best} digit"
-                 f"{'s' if t_best > 1 else ''})", note])
-n_tasks = series(results[methods[0]], "neg_elbo").shape[1]
-display(Markdown(markdown_table(["quantity", "method", "paper", f"ours, last task ({n_tasks} "
-                                 "digits, full test set)", "ours, best over tasks",
-                                 "absolute value"], rows)
-                 + f"\n\n(seeds {seeds}.)"))
+display(Markdown(app77_table(results, page.seeds)))
 
 # %% [markdown]
 # ## The paper's claims, checked on these results
@@ -144,46 +95,20 @@ display(Markdown(markdown_table(["quantity", "method", "paper", f"ours, last tas
 # tasks. The absolute values are not a test of anything here, for the reasons listed after
 # the verdicts.
 
-
 # %% tags=["hide-input"]
-def ordering(key, low, high):
-    """Verdict on 'low < high' for the last-task values, and the same on the best values."""
-    if (key, low) not in ours or (key, high) not in ours:
-        return "cannot be tested: a method was not run or diverged", ""
-    (l_last, l_best), (h_last, h_best) = ours[key, low], ours[key, high]
-    verdict = "holds" if l_last < h_last else "does not hold"
-    digits = 2 if key == "frechet" else 1
-    detail = (f"Last task {low} {l_last:.{digits}f} vs {high} {h_last:.{digits}f}; best over "
-              f"tasks {low} {l_best:.{digits}f} vs {high} {h_best:.{digits}f} (the ordering "
-              f"{'holds' if l_best < h_best else 'does not hold'} there).")
-    return verdict, detail
-
-
-verdicts = []
-for i, (key, low, high, paper) in enumerate(
-        (("neg_elbo", "ewc", "lifelong", "149 < 165 nats"),
-         ("frechet", "lifelong", "ewc", "128.42 < 193.09")), start=1):
-    verdict, detail = ordering(key, low, high)
-    verdicts.append(f"{i}. **{NAMES[key].split(' (')[0]}: {low} < {high}** (paper {paper}; "
-                    f"ours at the last task): {verdict}. {detail}")
-reasons = (
-    "Why the absolute values differ: (a) **preset**: the paper trains on all of each digit "
-    "with early stopping over up to 200 epochs, and reports the best of its hyperparameter "
-    "settings; ours is one setting at the preset below. This applies to both metrics. "
-    "(b) **classifier**: our Fréchet features come from our own classifier, trained on the "
-    "experiment's training data at this preset; the paper's classifier is not specified, so "
-    "our Fréchet values are not comparable with 128.42 and 193.09 at any preset, only their "
-    "ordering is. (c) **data binarisation**: we model grey-level pixels in [0, 1] with a "
-    "Bernoulli likelihood (`binarize=False`); the appendix does not say whether its MNIST was "
-    "binarised, and a binarised MNIST gives a different ELBO scale, so this may apply to the "
-    "ELBO as well.")
-limits = preset_limits(preset, len(seeds))
-save_verdicts("app77", preset, verdict_rows(verdicts, strict=False))
-display(Markdown("\n".join(verdicts) + "\n\n" + reasons + "\n\n" + limits))
+app77_claims(page, results, max_epochs)
+page.show_claims()
 
 # %% [markdown]
-# ## Provenance
-
+# Why the absolute values differ: (a) **preset**: the paper trains on all of each digit with
+# early stopping over up to 200 epochs, and reports the best of its hyperparameter settings;
+# ours is one setting at the preset shown at the top. This applies to both metrics.
+# (b) **classifier**: our Fréchet features come from our own classifier, trained on the
+# experiment's training data at this preset; the paper's classifier is not specified, so our
+# Fréchet values are not comparable with 128.42 and 193.09 at any preset, only their ordering
+# is. (c) **data binarisation**: we model grey-level pixels in [0, 1] with a Bernoulli
+# likelihood (`binarize=False`); the appendix does not say whether its MNIST was binarised,
+# and a binarised MNIST gives a different ELBO scale, so this may apply to the ELBO as well.
 
 # %%
-display(Markdown(provenance_markdown(runs, preset, seeds, extra=f"figure `{figure_path}`")))
+page.end()

@@ -34,77 +34,29 @@ data_root = None
 arch = "dense"
 figure_dir = "build/figures"
 
-# %%
+# %% tags=["hide-input"]
 # data: fashion
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
-from lgm.experiments.report import (
-    failures_markdown,
-    preset_limits,
-    provenance_markdown,
-    resolve_seeds,
-    run_all,
-)
+from lgm.report.codes import code_drift, per_code_figure
+from lgm.report.page import begin
+from lgm.report.runs import preset_limits, resolve_seeds
 
-seeds = resolve_seeds(preset, seeds)
-# Exactly the Figure 3 page's lifelong configuration: a cache hit once that page has run.
-runs = run_all({"lifelong": [make_config(preset, experiment="fashion", method="lifelong",
-                                         seed=s, arch=arch, device=device,
-                                         data_root=data_root, visuals=8)
-                             for s in seeds]})
-if runs.failed:
-    display(Markdown(failures_markdown(runs)))
-results = runs.results.get("lifelong", [])
-if not results:
-    raise RuntimeError("every run failed; nothing to plot")
-
+page = begin("fig6", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
+             data_root=data_root, figure_dir=figure_dir,
+             caveat=preset_limits(preset, len(resolve_seeds(preset, seeds))))
+results = page.run({"lifelong": [make_config(preset, experiment="fashion", method="lifelong",
+                                             seed=s, arch=arch, device=device,
+                                             data_root=data_root, visuals=8)
+                                 for s in page.seeds]})["lifelong"]
 
 # %% tags=["hide-input"]
-def tile(images):
-    """[R, K, C, H, W] uint8 -> one [R*H, K*W] (grey) or [.., 3] image."""
-    r, k, c, h, w = images.shape
-    out = images.transpose(0, 3, 1, 4, 2).reshape(r * h, k * w, c)
-    return out[..., 0] if c == 1 else out
-
-
-Path(figure_dir).mkdir(parents=True, exist_ok=True)
-figure_paths = []
-shown = results[:2]  # the paper shows two runs
-for result in shown:
-    arrays, names = result["arrays"], [rec["name"] for rec in result["tasks"]]
-    n_tasks = len(result["tasks"])
-    per_task = [arrays[f"samples_task{t}"] for t in range(n_tasks)]
-    j_max, n, c, h, w = per_task[-1].shape
-    cols = min(5, n_tasks)
-    rows = -(-n_tasks // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.9 * rows * j_max / n + 0.6),
-                             constrained_layout=True, squeeze=False)
-    for t, ax in enumerate(axes.flat):
-        if t >= n_tasks:
-            ax.axis("off")
-            continue
-        s = per_task[t]
-        padded = np.zeros((j_max, *s.shape[1:]), dtype=s.dtype)  # unused codes: black rows
-        padded[: len(s)] = s
-        ax.imshow(tile(padded), cmap="gray", vmin=0, vmax=255)
-        ax.set_title(f"after task {t + 1} ({len(s)} code{'s' if len(s) > 1 else ''})",
-                     fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks(np.arange(j_max) * h + h / 2)
-        ax.set_yticklabels([f"{j}: {names[j][:9]}" if j < len(names) else str(j)
-                            for j in range(j_max)] if t % cols == 0 else [], fontsize=7)
-        ax.tick_params(length=0)
+for result in results[:2]:  # the paper shows two runs
     seed = result["config"]["seed"]
-    fig.suptitle(f"Lifelong student after each Fashion-MNIST class: one row per code "
-                 f"(z_d fixed), z_c ~ N(0, I); {arch}, preset {preset}, seed {seed}")
-    figure_paths.append(Path(figure_dir) / f"fig6_seed{seed}.png")
-    fig.savefig(figure_paths[-1], dpi=110)
-    plt.show()
+    page.figure(per_code_figure(result, f"Lifelong student after each Fashion-MNIST class: one "
+                                        f"row per code (z_d fixed), z_c ~ N(0, I); {arch}, "
+                                        f"preset {preset}, seed {seed}"), f"fig6_seed{seed}")
 
 # %% [markdown]
 # ## What the panels show
@@ -118,21 +70,8 @@ for result in shown:
 # put).
 
 # %% tags=["hide-input"]
-lines = []
-for result in shown:
-    arrays, names = result["arrays"], [rec["name"] for rec in result["tasks"]]
-    last = len(result["tasks"]) - 1
-    final = arrays[f"samples_task{last}"].astype(float) / 255
-    drift = [np.abs(arrays[f"samples_task{j}"][j].astype(float) / 255 - final[j]).mean()
-             for j in range(last + 1)]
-    cells = ", ".join(f"{j} ({names[j]}) {d:.3f}" for j, d in enumerate(drift))
-    lines.append(f"- seed {result['config']['seed']}: code (class of the task that added it) "
-                 f"→ change from then to the end: {cells}.")
-display(Markdown("\n".join(lines) + "\n\n" + preset_limits(preset, len(seeds))))
-
-# %% [markdown]
-# ## Provenance
+display(Markdown(code_drift(results[:2]) + "\n\nThis page records no verdict: its claim is "
+                 "judged by eye."))
 
 # %%
-display(Markdown(provenance_markdown(
-    runs, preset, seeds, extra="figures " + ", ".join(f"`{p}`" for p in figure_paths))))
+page.end()

@@ -58,57 +58,39 @@ figure_dir = "build/figures"
 datasets = None            # None: the preset's (quick/smoke: the stand-in; paper: Table 1's)
 inception_weights = None   # a local state dict of torchvision's inception_v3, if any
 
-# %%
+# %% tags=["hide-input"]
 # data: fashion (stand-in; svhn, cifar10, celeba at the paper preset when present)
-import time
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.data.idx import DataNotFoundError
-from lgm.experiments.kd_compression import (
-    PAPER_DATASETS,
-    kd_compression_config,
-    metric_values,
-    run_table1,
-)
-from lgm.experiments.report import (
-    fmt,
-    markdown_table,
-    results_provenance,
-    save_verdicts,
-    verdict_rows,
-)
-from lgm.models.ladder import LadderVAE, millions, num_parameters
+from lgm.experiments.kd_compression import PAPER_DATASETS, kd_compression_config, run_table1
+from lgm.report import kd_table1
+from lgm.report.page import begin
 
-started = time.perf_counter()
-seeds = [0, 1, 2] if preset == "paper" and list(seeds) == [0] else list(seeds)
-seeds = seeds[:1] if preset == "smoke" else seeds
-if datasets is None:
-    datasets = list(PAPER_DATASETS) if preset == "paper" else ["fashion"]
+seeds = None if preset == "paper" and list(seeds) == [0] else tuple(seeds)  # paper: 3 seeds
+cfg = kd_compression_config(preset, dataset="fashion", seeds=seeds, device=device,
+                            data_root=data_root, inception_weights=inception_weights)
+page = begin("kd_table1", preset=preset, seeds=list(cfg.seeds), device=device,
+             data_root=data_root, figure_dir=figure_dir,
+             caveat="" if preset == "paper" else
+             f"A width-{cfg.teacher_width} teacher and width-{list(cfg.student_widths)} "
+             "students on a stand-in dataset, features from our own classifier: the paper's "
+             "values are not reproduced here, only the orderings are tested.")
+datasets = datasets or (list(PAPER_DATASETS) if preset == "paper" else ["fashion"])
 tables, missing = {}, {}
 for ds in datasets:
-    cfg = kd_compression_config(preset, dataset=ds, seeds=tuple(seeds), device=device,
-                                data_root=data_root, inception_weights=inception_weights)
-    t0 = time.perf_counter()
     try:
-        tables[ds] = run_table1(cfg)
+        tables[ds] = run_table1(kd_compression_config(
+            preset, dataset=ds, seeds=seeds, device=device, data_root=data_root,
+            inception_weights=inception_weights))
     except DataNotFoundError as err:
         missing[ds] = str(err).splitlines()[0]
         print(f"{ds}: not at hand ({missing[ds]})")
-        continue
-    print(f"{ds}: {time.perf_counter() - t0:.1f} s")
-if not tables and preset == "paper":  # none of Table 1's data here: the stand-in, paper settings
-    print("none of Table 1's datasets at hand: running the stand-in (fashion) at the paper's "
-          "settings")
-    cfg = kd_compression_config(preset, dataset="fashion", seeds=tuple(seeds), device=device,
-                                data_root=data_root, inception_weights=inception_weights)
+if not tables and preset == "paper":  # none of Table 1's data here: the stand-in
+    print("none of Table 1's datasets at hand: the stand-in (fashion) at the paper's settings")
     tables["fashion"] = run_table1(cfg)
 if not tables:
     raise RuntimeError(f"no dataset at hand among {datasets}: {missing}")
-METRICS = [("fid", 2), ("emd", 2), ("mmd", 2), ("1nn", 2)]
 
 # %% [markdown]
 # ## Model sizes
@@ -118,17 +100,7 @@ METRICS = [("fid", 2), ("emd", 2), ("mmd", 2), ("1nn", 2)]
 # head has $2C$ outputs (mean and an unused log-scale, as in the authors' code) with a bias.
 
 # %% tags=["hide-input"]
-PAPER_SIZES = {(32, 128): "5.387M (5.39M)", (32, 16): "0.102M (0.10M)",
-               (32, 8): "0.030M (0.03M)", (32, 4): "0.010M (0.01M)",
-               (64, 128): "6.601M (6.60M)", (64, 32): "0.443M (0.44M)",
-               (64, 16): "0.121M (0.12M)", (64, 8): "0.035M (0.04M)"}
-size_rows, sizes_match = [], True
-for (side, width), paper in PAPER_SIZES.items():
-    count = num_parameters(LadderVAE(side, width))
-    sizes_match &= paper.startswith(millions(count))
-    size_rows.append([f"{side}×{side}", width, f"{count:,}", millions(count), paper])
-display(Markdown(markdown_table(["input", "width h", "parameters", "ours", "paper (Table 1)"],
-                                size_rows)))
+display(Markdown(kd_table1.sizes_table(page)))
 
 # %% [markdown]
 # ## Samples
@@ -137,31 +109,8 @@ display(Markdown(markdown_table(["input", "width h", "parameters", "ours", "pape
 # student sample is its teacher's "twin"), first seed, decoder means clipped to [0, 1].
 
 # %% tags=["hide-input"]
-fig_dir = Path(figure_dir)
-fig_dir.mkdir(parents=True, exist_ok=True)
-
-
-def image_row(grid: np.ndarray) -> np.ndarray:
-    """[n, C, H, W] uint8 -> one [H, n*W, 3] strip."""
-    grid = grid if grid.shape[1] == 3 else np.repeat(grid, 3, axis=1)
-    return np.concatenate(list(grid.transpose(0, 2, 3, 1)), axis=1)
-
-
 for ds, res in tables.items():
-    cfg = res["config"]
-    rows = [(f"teacher h={cfg['teacher_width']}", res["teacher"]["arrays"]["samples"])]
-    rows += [(f"{m} h={w}", runs[0]["arrays"]["samples"])
-             for (w, m), runs in res["students"].items()]
-    fig, axes = plt.subplots(len(rows), 1, figsize=(12, 0.9 * len(rows) + 0.4),
-                             constrained_layout=True)
-    for ax, (label, grid) in zip(np.atleast_1d(axes), rows, strict=True):
-        ax.imshow(image_row(grid[:16]))
-        ax.set_yticks([])
-        ax.set_xticks([])
-        ax.set_ylabel(label, rotation=0, ha="right", va="center")
-    fig.suptitle(f"{ds}: samples on shared noise, preset {preset}")
-    fig.savefig(fig_dir / f"kd_table1_samples_{ds}.png", dpi=110)
-    plt.show()
+    page.figure(kd_table1.samples_figure(ds, res, preset), f"kd_table1_samples_{ds}")
 
 # %% [markdown]
 # ## Table 1, ours
@@ -170,66 +119,19 @@ for ds, res in tables.items():
 # is the square root of the Fréchet distance. The teacher row has no "-T" columns.
 
 # %% tags=["hide-input"]
-header = ["dataset", "method", "#param", "FID", "EMD", "MMD", "1NN", "FID-T", "EMD-T",
-          "MMD-T", "1NN-T"]
-rows = []
-for ds, res in tables.items():
-    t = res["teacher"]
-    rows.append([ds, "teacher", millions(t["parameters"]),
-                 *[fmt(np.array([t["metrics"]["data"][k]]), d) for k, d in METRICS],
-                 "–", "–", "–", "–"])
-    for (w, m), runs in res["students"].items():
-        rows.append([ds, f"{m} (h={w})", millions(runs[0]["parameters"]),
-                     *[fmt(metric_values(runs, "data", k), d) for k, d in METRICS],
-                     *[fmt(metric_values(runs, "teacher", k), d) for k, d in METRICS]])
-display(Markdown(markdown_table(header, rows)))
-extractors = sorted({r["extractor"] for res in tables.values()
-                     for runs in res["students"].values() for r in runs})
-display(Markdown("Features: " + "; ".join(extractors) + "."
-                 + ("" if not missing else "\n\nNot at hand: " + "; ".join(
-                     f"{k} ({v})" for k, v in missing.items()))))
+display(Markdown(kd_table1.ours_table(tables) + "\n\n" + kd_table1.extractors(tables, missing)))
 
 # %% [markdown]
 # ## Table 1, the paper (Inception-v3 features, mean ± std over 3 seeds)
-#
-# | dataset | method | #param | FID | EMD | MMD | 1NN | FID-T | EMD-T | MMD-T | 1NN-T |
-# | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-# | CelebA | teacher | 6.60M | 4.95 | 8.54 | 0.24 | 0.89 | – | – | – | – |
-# | | our | 0.44M | 5.38 ± 0.10 | 8.77 ± 0.06 | 0.27 ± 0.01 | 0.92 ± 0.01 | 0.019 ± 0.002 | 6.48 ± 0.04 | 0.12 ± 0.00 | 0.17 ± 0.01 |
-# | | local | 0.44M | 6.23 ± 0.17 | 9.25 ± 0.11 | 0.33 ± 0.01 | 0.95 ± 0.00 | 0.052 ± 0.006 | 8.32 ± 0.14 | 0.26 ± 0.02 | 0.82 ± 0.02 |
-# | | scratch | 0.44M | 6.10 ± 0.31 | 9.08 ± 0.16 | 0.33 ± 0.02 | 0.95 ± 0.01 | 0.052 ± 0.016 | 8.34 ± 0.36 | 0.26 ± 0.05 | 0.82 ± 0.05 |
-# | | our | 0.12M | 5.96 ± 0.12 | 9.06 ± 0.09 | 0.31 ± 0.01 | 0.95 ± 0.00 | 0.036 ± 0.005 | 8.04 ± 0.11 | 0.23 ± 0.01 | 0.79 ± 0.02 |
-# | | local | 0.12M | 8.95 ± 0.19 | 11.24 ± 0.16 | 0.50 ± 0.01 | 0.99 ± 0.00 | 0.157 ± 0.018 | 10.82 ± 0.17 | 0.47 ± 0.01 | 0.99 ± 0.00 |
-# | | scratch | 0.12M | 8.18 ± 0.15 | 10.50 ± 0.14 | 0.45 ± 0.01 | 0.99 ± 0.00 | 0.095 ± 0.007 | 9.98 ± 0.03 | 0.43 ± 0.00 | 0.97 ± 0.00 |
-# | | our | 0.04M | 8.20 ± 0.12 | 10.66 ± 0.12 | 0.45 ± 0.01 | 0.99 ± 0.00 | 0.069 ± 0.004 | 9.91 ± 0.06 | 0.40 ± 0.00 | 0.98 ± 0.00 |
-# | | local | 0.04M | 11.08 ± 0.27 | 12.79 ± 0.22 | 0.62 ± 0.01 | 1.00 ± 0.00 | 0.139 ± 0.015 | 12.80 ± 0.28 | 0.64 ± 0.01 | 1.00 ± 0.00 |
-# | | scratch | 0.04M | 9.57 ± 0.14 | 11.46 ± 0.11 | 0.55 ± 0.01 | 1.00 ± 0.00 | 0.093 ± 0.004 | 11.19 ± 0.13 | 0.56 ± 0.02 | 1.00 ± 0.00 |
-# | SVHN | teacher | 5.39M | 4.19 | 7.98 | 0.17 | 0.80 | – | – | – | – |
-# | | our | 0.10M | 4.38 ± 0.05 | 7.94 ± 0.04 | 0.19 ± 0.00 | 0.81 ± 0.00 | 0.028 ± 0.006 | 6.90 ± 0.05 | 0.14 ± 0.01 | 0.47 ± 0.02 |
-# | | local | 0.10M | 5.93 ± 0.50 | 8.66 ± 0.32 | 0.30 ± 0.04 | 0.95 ± 0.02 | 0.108 ± 0.019 | 9.29 ± 0.41 | 0.40 ± 0.04 | 0.98 ± 0.01 |
-# | | scratch | 0.10M | 4.69 ± 0.16 | 8.04 ± 0.12 | 0.21 ± 0.01 | 0.85 ± 0.01 | 0.037 ± 0.006 | 7.86 ± 0.10 | 0.22 ± 0.01 | 0.80 ± 0.02 |
-# | | our | 0.03M | 4.81 ± 0.06 | 8.10 ± 0.03 | 0.22 ± 0.01 | 0.87 ± 0.01 | 0.031 ± 0.012 | 7.82 ± 0.08 | 0.23 ± 0.01 | 0.82 ± 0.03 |
-# | | local | 0.03M | 6.95 ± 0.35 | 9.40 ± 0.28 | 0.37 ± 0.02 | 0.98 ± 0.01 | 0.153 ± 0.017 | 10.39 ± 0.21 | 0.49 ± 0.02 | 1.00 ± 0.00 |
-# | | scratch | 0.03M | 5.84 ± 0.32 | 8.62 ± 0.18 | 0.31 ± 0.02 | 0.92 ± 0.01 | 0.080 ± 0.009 | 9.10 ± 0.22 | 0.39 ± 0.03 | 0.95 ± 0.01 |
-# | | our | 0.01M | 6.71 ± 0.38 | 9.22 ± 0.31 | 0.36 ± 0.03 | 0.96 ± 0.01 | 0.055 ± 0.011 | 9.13 ± 0.11 | 0.37 ± 0.02 | 0.98 ± 0.00 |
-# | | local | 0.01M | 8.26 ± 0.37 | 10.40 ± 0.35 | 0.45 ± 0.02 | 1.00 ± 0.00 | 0.170 ± 0.015 | 11.25 ± 0.25 | 0.55 ± 0.01 | 1.00 ± 0.00 |
-# | | scratch | 0.01M | 7.73 ± 0.28 | 9.95 ± 0.25 | 0.43 ± 0.01 | 0.99 ± 0.00 | 0.063 ± 0.015 | 10.22 ± 0.18 | 0.49 ± 0.01 | 0.99 ± 0.00 |
-# | Cifar10 | teacher | 5.39M | 4.63 | 7.57 | 0.25 | 0.89 | – | – | – | – |
-# | | our | 0.10M | 5.47 ± 0.23 | 8.16 ± 0.20 | 0.31 ± 0.02 | 0.92 ± 0.01 | 0.024 ± 0.006 | 6.29 ± 0.08 | 0.19 ± 0.01 | 0.48 ± 0.01 |
-# | | local | 0.10M | 6.22 ± 0.05 | 8.61 ± 0.06 | 0.37 ± 0.00 | 0.94 ± 0.00 | 0.036 ± 0.003 | 7.58 ± 0.08 | 0.31 ± 0.01 | 0.91 ± 0.01 |
-# | | scratch | 0.10M | 6.19 ± 0.25 | 8.54 ± 0.15 | 0.38 ± 0.02 | 0.95 ± 0.01 | 0.034 ± 0.005 | 7.27 ± 0.12 | 0.28 ± 0.03 | 0.83 ± 0.03 |
-# | | our | 0.03M | 6.11 ± 0.16 | 8.59 ± 0.11 | 0.36 ± 0.01 | 0.95 ± 0.01 | 0.036 ± 0.013 | 7.29 ± 0.11 | 0.28 ± 0.01 | 0.82 ± 0.02 |
-# | | local | 0.03M | 7.55 ± 0.09 | 9.66 ± 0.05 | 0.45 ± 0.00 | 0.97 ± 0.00 | 0.052 ± 0.003 | 9.08 ± 0.07 | 0.44 ± 0.01 | 0.99 ± 0.00 |
-# | | scratch | 0.03M | 6.74 ± 0.36 | 8.95 ± 0.27 | 0.42 ± 0.03 | 0.96 ± 0.01 | 0.037 ± 0.007 | 7.84 ± 0.29 | 0.35 ± 0.03 | 0.93 ± 0.02 |
-# | | our | 0.01M | 7.61 ± 0.91 | 9.65 ± 0.79 | 0.47 ± 0.05 | 0.98 ± 0.01 | 0.045 ± 0.016 | 8.48 ± 0.78 | 0.42 ± 0.05 | 0.96 ± 0.02 |
-# | | local | 0.01M | 10.53 ± 0.74 | 12.10 ± 0.71 | 0.64 ± 0.03 | 1.00 ± 0.00 | 0.085 ± 0.015 | 11.38 ± 0.69 | 0.62 ± 0.02 | 1.00 ± 0.00 |
-# | | scratch | 0.01M | 10.17 ± 1.13 | 11.67 ± 1.01 | 0.64 ± 0.06 | 1.00 ± 0.00 | 0.067 ± 0.023 | 10.56 ± 0.99 | 0.61 ± 0.05 | 1.00 ± 0.00 |
 #
 # The paper's FID-T values (0.02 to 0.17) are far smaller than its FID values and than its
 # EMD-T values; the paper does not say how they were computed, so we do not try to match
 # their scale. Its 1NN-T values below 0.5 (0.17 for ours on CelebA) mean that a student
 # sample's nearest neighbour is often its own teacher twin: teacher and student samples were
 # drawn with the same noise, as we do.
+
+# %% tags=["hide-input"]
+display(Markdown(kd_table1.paper_table()))
 
 # %% [markdown]
 # ## The paper's claims, checked on these results
@@ -247,47 +149,8 @@ display(Markdown("Features: " + "; ".join(extractors) + "."
 # stated digits.
 
 # %% tags=["hide-input"]
-verdicts = []
-
-
-def beats(ds: str, width: int, baseline: str, against: str) -> tuple[int, list[str]]:
-    """On how many of the 4 columns ours is lower than ``baseline``, and those it is not."""
-    runs = tables[ds]["students"]
-    worse = [f"{k}{'-T' if against == 'teacher' else ''}" for k, _ in METRICS
-             if not metric_values(runs[(width, "ours")], against, k).mean()
-             < metric_values(runs[(width, baseline)], against, k).mean()]
-    return len(METRICS) - len(worse), worse
-
-
-CLAIMS = [("teacher", "local", "ours imitates the teacher better than local distillation"),
-          ("teacher", "scratch", "ours imitates the teacher better than the scratch student"),
-          ("data", "local", "ours generates better than local distillation"),
-          ("data", "scratch", "ours (data-free) generates better than scratch (on data)")]
-for i, (against, baseline, claim) in enumerate(CLAIMS, start=1):
-    cols = "-T columns" if against == "teacher" else "columns vs data"
-    cells = [(ds, w, *beats(ds, w, baseline, against)) for ds, res in tables.items()
-             for w in res["config"]["student_widths"]
-             if (w, "ours") in res["students"] and (w, baseline) in res["students"]]
-    if not cells:
-        verdicts.append(f"{i}. **{claim}** (all 4 {cols} lower): cannot be tested. The runs "
-                        f"of ours or {baseline} are missing.")
-        continue
-    ok = all(n == len(METRICS) for _, _, n, _ in cells)
-    detail = "; ".join(f"{ds} h={w}: {n}/4" + (f" (not on {', '.join(bad)})" if bad else "")
-                       for ds, w, n, bad in cells)
-    verdicts.append(f"{i}. **{claim}** (all 4 {cols} lower, per dataset and width, "
-                    f"{len(seeds)} seed(s)): {'holds' if ok else 'does not hold'}. {detail}.")
-verdicts.append(f"5. **model sizes of Table 1** (all 8 counts to the stated digits): "
-                f"{'holds' if sizes_match else 'does not hold'}. See the size table above.")
-save_verdicts("kd_table1", preset, verdict_rows(verdicts))
-context = []
-for ds, res in tables.items():
-    teacher_fid = res["teacher"]["metrics"]["data"]["fid"]
-    best = min(metric_values(runs, "data", "fid").mean() for runs in res["students"].values())
-    context.append(f"{ds}: teacher FID {teacher_fid:.2f}, best student {best:.2f} "
-                   f"({'the teacher is better' if teacher_fid < best else 'the teacher is no better: its students cannot gain from imitating it'})")
-display(Markdown("\n".join(verdicts) + "\n\nTeacher against its students on the data: "
-                 + "; ".join(context) + "."))
+teachers = kd_table1.claims(page, tables, len(cfg.seeds))
+page.show_claims(teachers)
 
 # %% [markdown]
 # **Where ours differs from the paper.** Data: the stand-in unless torchvision's files of
@@ -300,10 +163,29 @@ display(Markdown("\n".join(verdicts) + "\n\nTeacher against its students on the 
 # Distillation gets as many Adam steps as scratch training (the paper does not say).
 
 # %% [markdown]
-# ## Provenance
+# ## Exercises
+#
+# ````{admonition} Exercise 1: a student as wide as its teacher
+# :class: tip
+# Distil a student of the teacher's own width (quick preset: 8) instead of 4, one seed
+# (TABLE1_TIME on 2 CPU cores; the teacher comes from the cache if this page ran):
+#
+# ```python
+# from lgm.experiments.kd_compression import kd_compression_config, metric_values, run_table1
+# res = run_table1(kd_compression_config("quick", seeds=(0,), student_widths=(8,)))
+# for (w, m), runs in res["students"].items():
+#     print(m, w, [round(float(metric_values(runs, "teacher", k).mean()), 3)
+#                  for k in ("fid", "emd", "mmd", "1nn")])
+# ```
+#
+# Before running it: should the gap between ours and local on the "-T" columns grow or
+# shrink, and why?
+#
+# ```{admonition} Solution
+# :class: dropdown
+# TABLE1_SOLUTION
+# ```
+# ````
 
 # %%
-all_results = [r for res in tables.values()
-               for r in [res["teacher"], *[x for runs in res["students"].values() for x in runs]]]
-display(Markdown(results_provenance(all_results, preset, seeds, started,
-                                    extra=f"figures `{fig_dir}`")))
+page.end(kd_table1.all_results(tables))
