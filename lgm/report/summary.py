@@ -89,8 +89,10 @@ def rows_for(records: Records, paper: str, kinds: Sequence[str],
             if "claim" in kinds and not any_claim:
                 cells = [NO_VERDICT if page.name in records.get(p, {}) else NOT_RUN
                          for p in presets]
+                ran = any(page.name in records.get(p, {}) for p in presets)
                 rows.append([_link(page.name, ""), html.escape(page.title),
-                             f"<i>{NO_VERDICT}</i>", "–",
+                             f"<i>{NO_VERDICT if ran else 'no record yet: the page has not run'}"
+                             "</i>", "–",
                              *[f'<span style="color:#57606a">{c}</span>' for c in cells]])
             continue
         for text, first in keys.items():
