@@ -97,4 +97,5 @@ app75_claims(page, results, max_epochs, n_fashion)
 page.show_claims()
 
 # %%
+# provenance (data paths relative to the data root), the rerun box, the verdicts recorded
 page.end()

@@ -46,88 +46,38 @@ lifelong_lambdas = [0.0, 0.01, 0.1, 1.0]
 quick_num_tasks = 5
 figure_dir = "build/figures"
 
-# %%
+# %% tags=["hide-input"]
 # data: fashion
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
-from lgm.experiments.report import (
-    fmt,
-    markdown_table,
-    preset_limits,
-    provenance_markdown,
-    resolve_seeds,
-    run_all,
-    save_verdicts,
-    series,
-    verdict_rows,
-)
+from lgm.report import ranges
+from lgm.report.page import begin
+from lgm.report.runs import preset_limits, resolve_seeds
 
-seeds = resolve_seeds(preset, seeds)
 tasks = {"num_tasks": int(quick_num_tasks)} if preset == "quick" and quick_num_tasks else {}
+page = begin("app76", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
+             data_root=data_root, figure_dir=figure_dir,
+             caveat=preset_limits(preset, len(resolve_seeds(preset, seeds)))
+             + (f" Quick preset: the first {tasks['num_tasks']} tasks." if tasks else ""))
 settings = {("ewc", float(g)): {"ewc_gamma": float(g)} for g in ewc_gammas}
 settings |= {("lifelong", float(lam)): {"info_gain_weight": float(lam)}
              for lam in lifelong_lambdas}
-
-
-def label(method, value):
-    return f"{method} {'γ' if method == 'ewc' else 'λ'}={value:g}"
-
-
-runs = run_all({label(*k): [make_config(preset, experiment="fashion", method=k[0], seed=s,
-                                        arch=arch, device=device, data_root=data_root,
-                                        visuals=0, **tasks, **extra)
-                            for s in seeds] for k, extra in settings.items()})
-results, failed = runs.results, runs.failed
-if failed:
-    display(Markdown("**Runs that diverged (non-finite loss), marked in the figure and "
-                     "table:**\n\n" + "\n".join(f"- {m}, seed {s}: {e}" for m, s, e in failed)))
-if not results:
-    raise RuntimeError("every run failed; nothing to plot")
-diverged = {m: sorted(s for mm, s, _ in failed if mm == m) for m, _, _ in failed}
-
-
-def last(lab, key):
-    """Per-seed values at the last task of the runs that finished (empty if none)."""
-    return series(results[lab], key)[:, -1] if lab in results else np.array([])
-
+results = page.run({ranges.label(*k): [make_config(preset, experiment="fashion", method=k[0],
+                                                   seed=s, arch=arch, device=device,
+                                                   data_root=data_root, visuals=0, **tasks,
+                                                   **extra)
+                                       for s in page.seeds] for k, extra in settings.items()})
+diverged = {m: sorted(s for mm, s, _ in page.runs.failed if mm == m)
+            for m, _, _ in page.runs.failed}
+n_tasks_run = tasks.get("num_tasks") or make_config(preset).num_tasks or 10
 
 # %% tags=["hide-input"]
-METHODS = {"ewc": ("EWC, penalty weight γ", ewc_gammas, "C3"),
-           "lifelong": ("lifelong, information-gain weight λ", lifelong_lambdas, "C0")}
-panels = [("neg_elbo", "−ELBO"), ("log_frechet", "log-Fréchet")]
-fig, axes = plt.subplots(2, 2, figsize=(11, 7), constrained_layout=True)
-for col, (method, (title, values, color)) in enumerate(METHODS.items()):
-    for row, (key, name) in enumerate(panels):
-        ax = axes[row, col]
-        pos = np.arange(len(values))
-        for p, v in zip(pos, values, strict=True):
-            vals = last(label(method, float(v)), key)
-            ax.plot([p] * len(vals), vals, "o", color=color, alpha=0.5, ms=4)
-            if len(vals):
-                ax.plot(p, np.mean(vals), "_", color="k", ms=16, mew=2)
-            if label(method, float(v)) in diverged:
-                ax.annotate("diverged", (p, 0.5), xycoords=("data", "axes fraction"),
-                            ha="center", color="C1", fontsize=9, rotation=90)
-        ax.set_xticks(pos, [f"{v:g}" for v in values])
-        ax.set_xlim(-0.5, len(values) - 0.5)
-        ax.set_ylabel(f"{name}, last task")
-        ax.grid(alpha=0.3)
-        if row == 0:
-            ax.set_title(title)
-        else:
-            ax.set_xlabel("γ" if method == "ewc" else "λ")
-n_tasks_run = tasks.get("num_tasks") or make_config(preset).num_tasks or 10
-fig.suptitle(f"Split Fashion-MNIST, {n_tasks_run} tasks, {arch}, preset {preset}: "
-             f"metrics after the last task per setting (dots: seeds, bar: mean)")
-Path(figure_dir).mkdir(parents=True, exist_ok=True)
-figure_path = Path(figure_dir) / "app76.png"
-fig.savefig(figure_path, dpi=120)
-plt.show()
+fig, data = ranges.figure(results, {"ewc": ewc_gammas, "lifelong": lifelong_lambdas},
+                          list(diverged), f"Split Fashion-MNIST, {n_tasks_run} tasks, {arch}, "
+                          f"preset {preset}: metrics after the last task per setting (dots: "
+                          "seeds, bar: mean)")
+page.figure(fig, "app76", data)
 
 # %% [markdown]
 # ## Values per setting
@@ -137,17 +87,8 @@ plt.show()
 # over the tasks, and the runs that diverged.
 
 # %% tags=["hide-input"]
-rows = []
-for method, value in settings:
-    lab = label(method, value)
-    ep = series(results[lab], "epochs") if lab in results else np.full((0, 1), np.nan)
-    status = (f"diverged (seed {', '.join(map(str, diverged[lab]))})" if lab in diverged
-              else "ok")
-    rows.append([method, f"{value:g}", fmt(last(lab, "neg_elbo")),
-                 fmt(last(lab, "log_frechet"), 2), fmt(np.nansum(ep, axis=1)), status])
-display(Markdown(markdown_table(["method", "γ / λ", "−ELBO", "log-Fréchet", "epochs, sum",
-                                 "status"], rows)
-                 + f"\n\n({n_tasks_run} tasks, seeds {seeds}.)"))
+display(Markdown(ranges.table(results, list(settings), diverged)
+                 + f"\n\n({n_tasks_run} tasks, seeds {page.seeds}.)"))
 
 # %% [markdown]
 # ## The paper's claims, checked on these results
@@ -160,48 +101,10 @@ display(Markdown(markdown_table(["method", "γ / λ", "−ELBO", "log-Fréchet",
 # distance than the *best* EWC setting, and a −ELBO no more than 1 % above it. Diverged
 # runs count as the worst of their range.
 
-
 # %% tags=["hide-input"]
-def means(method, key):
-    return {v: (float(np.mean(last(label(method, v), key)))
-                if len(last(label(method, v), key)) else np.inf)
-            for m, v in settings if m == method}
-
-
-verdicts = []
-for i, (method, default) in enumerate((("ewc", 100.0), ("lifelong", 0.01)), start=1):
-    sym = "γ" if method == "ewc" else "λ"
-    if (method, default) not in settings:
-        verdicts.append(f"{i}. {method}: the default {sym} = {default:g} is not in the range.")
-        continue
-    parts = []
-    for key, name, d in (("neg_elbo", "−ELBO", 1), ("log_frechet", "log-Fréchet", 2)):
-        ms = means(method, key)
-        best_v = min(ms, key=ms.get)
-        ok = ms[default] <= ms[best_v] + 0.01 * abs(ms[best_v])
-        parts.append(f"{name}: {'best' if ok else 'not best'} ({ms[default]:.{d}f}; best "
-                     f"{sym} = {best_v:g} with {ms[best_v]:.{d}f})")
-    verdicts.append(f"{i}. **{method}, default {sym} = {default:g} best of its range**: "
-                    + "; ".join(parts) + ".")
-me = {m: {k: means(m, k) for k in ("neg_elbo", "log_frechet")} for m in ("ewc", "lifelong")}
-best = {m: {k: min(v.values()) for k, v in d.items()} for m, d in me.items()}
-if all(np.isfinite(best[m][k]) for m in best for k in best[m]):
-    ok_f = best["lifelong"]["log_frechet"] < best["ewc"]["log_frechet"]
-    ok_e = best["lifelong"]["neg_elbo"] <= best["ewc"]["neg_elbo"] * 1.01
-    verdicts.append(
-        f"3. **best lifelong vs best EWC** (lower log-Fréchet, −ELBO within 1 %): "
-        f"{'holds' if ok_f and ok_e else 'does not hold'}. log-Fréchet "
-        f"{best['lifelong']['log_frechet']:.2f} vs {best['ewc']['log_frechet']:.2f} "
-        f"({'lower' if ok_f else 'not lower'}); −ELBO {best['lifelong']['neg_elbo']:.1f} vs "
-        f"{best['ewc']['neg_elbo']:.1f} ({'within 1 % or better' if ok_e else 'worse'}).")
-else:
-    verdicts.append("3. Cannot be tested: every setting of one method diverged.")
-save_verdicts("app76", preset, verdict_rows(verdicts, strict=False))
-display(Markdown("\n".join(verdicts) + "\n\n" + preset_limits(preset, len(seeds))))
-
-# %% [markdown]
-# ## Provenance
-
+ranges.claims(page, results, list(settings))
+page.show_claims()
 
 # %%
-display(Markdown(provenance_markdown(runs, preset, seeds, extra=f"figure `{figure_path}`")))
+# provenance (data paths relative to the data root), the rerun box, the verdicts recorded
+page.end()

@@ -111,4 +111,5 @@ page.show_claims()
 # and a binarised MNIST gives a different ELBO scale, so this may apply to the ELBO as well.
 
 # %%
+# provenance (data paths relative to the data root), the rerun box, the verdicts recorded
 page.end()

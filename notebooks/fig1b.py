@@ -186,4 +186,5 @@ display(Markdown("\n".join(f"- {n}" for n in notes) + "\n\nThe model is trained 
 # ````
 
 # %%
+# provenance (data paths relative to the data root), the rerun box, the verdicts recorded
 page.end()

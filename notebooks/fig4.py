@@ -107,4 +107,5 @@ fig4_claims(page, results, max_epochs)
 page.show_claims()
 
 # %%
+# provenance (data paths relative to the data root), the rerun box, the verdicts recorded
 page.end()

@@ -44,91 +44,41 @@ data_root = None
 arch = "dense"
 figure_dir = "build/figures"
 
-# %%
+# %% tags=["hide-input"]
 # data: mnist, fashion
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.data import DataNotFoundError, locate_dataset
 from lgm.experiments import make_config
-from lgm.experiments.report import (
-    failures_markdown,
-    fmt,
-    markdown_table,
-    preset_limits,
-    provenance_markdown,
-    resolve_seeds,
-    run_all,
-    save_verdicts,
-    series,
-)
+from lgm.report.codes import transfer_claims, transfer_figure, transfer_table
+from lgm.report.page import begin
+from lgm.report.runs import preset_limits, resolve_seeds
 
-seeds = resolve_seeds(preset, seeds)
 try:
     for split in ("train", "test"):
         locate_dataset("svhn", data_root, split=split)
     have_svhn, missing = True, ""
 except DataNotFoundError as err:
     have_svhn, missing = False, str(err).splitlines()[0].removesuffix(" Looked for:")
-
-if have_svhn:
-    experiment, extra, label = "svhn_mnist", {}, "SVHN → MNIST"
-    display(Markdown("SVHN was found: this page runs the paper's experiment `svhn_mnist`."))
-else:
-    experiment, extra, label = "fashion_then_mnist", {}, "Fashion-MNIST → MNIST (stand-in)"
-    display(Markdown(
-        "**SVHN is not available here, so this page does not show the paper's experiment.** "
-        f"({missing}) It shows the stand-in described above instead: experiment "
-        "`fashion_then_mnist`, all of Fashion-MNIST followed by all of MNIST. Nothing below "
-        "is a result on SVHN."))
-
-runs = run_all({"lifelong": [make_config(preset, experiment=experiment, method="lifelong",
-                                         seed=s, arch=arch, device=device,
-                                         data_root=data_root, continuous=2,
-                                         classifier_epochs=0, visuals=8, **extra)
-                             for s in seeds]})
-if runs.failed:
-    display(Markdown(failures_markdown(runs)))
-results = runs.results.get("lifelong", [])
-if not results:
-    raise RuntimeError("every run failed; nothing to plot")
-result = results[0]  # pictures: the first seed
-names = [rec["name"] for rec in result["tasks"]]
-
+experiment = "svhn_mnist" if have_svhn else "fashion_then_mnist"
+label = "SVHN → MNIST" if have_svhn else "Fashion-MNIST → MNIST (stand-in)"
+page = begin("fig5", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
+             data_root=data_root, figure_dir=figure_dir,
+             caveat=preset_limits(preset, len(resolve_seeds(preset, seeds))) + (
+                 " SVHN was found: this page runs the paper's experiment svhn_mnist."
+                 if have_svhn else " SVHN is not available here, so this page does not show "
+                 f"the paper's experiment ({missing}); it shows the stand-in "
+                 "fashion_then_mnist, all of Fashion-MNIST followed by all of MNIST. Nothing "
+                 "below is a result on SVHN."))
+results = page.run({"lifelong": [make_config(preset, experiment=experiment, method="lifelong",
+                                             seed=s, arch=arch, device=device,
+                                             data_root=data_root, continuous=2,
+                                             classifier_epochs=0, visuals=8)
+                                 for s in page.seeds]})["lifelong"]
 
 # %% tags=["hide-input"]
-def tile(images):
-    """[R, K, C, H, W] uint8 -> one [R*H, K*W] (grey) or [.., 3] image."""
-    r, k, c, h, w = images.shape
-    out = images.transpose(0, 3, 1, 4, 2).reshape(r * h, k * w, c)
-    return out[..., 0] if c == 1 else out
-
-
-arrays = result["arrays"]
-recon, grids = arrays["reconstructions"], arrays["interpolation"]
-panels = 1 + len(grids)
-fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels, 5.0), constrained_layout=True)
-stacked = np.concatenate([recon[t] for t in range(len(recon))])  # rows: x_0, x̂_0, x_1, x̂_1
-axes[0].imshow(tile(stacked), cmap="gray", vmin=0, vmax=255)
-h = stacked.shape[-2]
-axes[0].set_yticks(np.arange(len(stacked)) * h + h / 2)
-axes[0].set_yticklabels([f"{names[t][:14]}\n{'test' if r == 0 else 'recon.'}"
-                         for t in range(len(recon)) for r in (0, 1)], fontsize=8)
-axes[0].set_xticks([])
-axes[0].set_title("(a) test images and reconstructions, final model")
-for j, ax in enumerate(axes[1:]):
-    ax.imshow(tile(grids[j]), cmap="gray", vmin=0, vmax=255)
-    added = f" (added at task {j + 1}: {names[j]})" if j < len(names) else ""
-    ax.set_title(f"({'bcdefg'[j]}) z_d = code {j}{added}\nz_c over [-3, 3]²", fontsize=10)
-    ax.axis("off")
-fig.suptitle(f"{label}, lifelong, 2-d z_c, {arch}, preset {preset}, seed {seeds[0]}")
-Path(figure_dir).mkdir(parents=True, exist_ok=True)
-figure_path = Path(figure_dir) / "fig5.png"
-fig.savefig(figure_path, dpi=110)
-plt.show()
+page.figure(transfer_figure(results[0], f"{label}, lifelong, 2-d z_c, {arch}, preset "
+                                        f"{preset}, seed {page.seeds[0]}"), "fig5")
 
 # %% [markdown]
 # ## Numbers behind the picture
@@ -138,15 +88,7 @@ plt.show()
 # for this experiment.
 
 # %% tags=["hide-input"]
-elbo, epochs = series(results, "neg_elbo"), series(results, "epochs")
-rows = [[f"{t + 1}: {names[t]}", fmt(elbo[:, t]), fmt(epochs[:, t])] for t in range(len(names))]
-mse = [np.mean((r["arrays"]["reconstructions"][:, 0].astype(float)
-                - r["arrays"]["reconstructions"][:, 1].astype(float)) ** 2, axis=(1, 2, 3, 4))
-       / 255**2 for r in results]
-table = markdown_table(["after task", "−ELBO (tests seen so far)", "epochs"], rows)
-recon_line = ", ".join(f"{names[t]} {np.mean([m[t] for m in mse]):.4f}" for t in range(len(names)))
-display(Markdown(table + f"\n\nMean squared pixel error (0–1 scale) of the final model's "
-                 f"reconstructions in panel (a): {recon_line}."))
+display(Markdown(transfer_table(results)))
 
 # %% [markdown]
 # ## The paper's claims, checked on these results
@@ -158,33 +100,8 @@ display(Markdown(table + f"\n\nMean squared pixel error (0–1 scale) of the fin
 # development across panels (b) and (c); this is for the eye only, no number is computed.
 
 # %% tags=["hide-input"]
-first_err = np.mean([m[0] for m in mse])
-second_err = np.mean([m[-1] for m in mse])
-ok = first_err <= 2 * second_err
-text = (f"1. **The first distribution is still reconstructed** (error on task 1 ≤ 2 × error on "
-        f"task 2): {'holds' if ok else 'does not hold'}: {first_err:.4f} vs {second_err:.4f}. "
-        "Check panel (a) too: an error can be small for a blurred mean image.\n"
-        "2. **Common continuous structure**: compare panels (b) and (c) by eye.")
-code_gap = np.abs(grids[0].astype(float) - grids[-1].astype(float)).mean() / 255
-text += (f"\n3. **Do the codes differ at all?** Mean absolute pixel difference between the "
-         f"grids of code 0 and code {len(grids) - 1}: {code_gap:.3f} (0 to 1). Near 0, the "
-         "decoder ignores z_d and z_c alone separates the two distributions, so fixing the "
-         "code does not choose the dataset: the factorisation of section 4.2 is then not "
-         "at work at this budget.")
-if not have_svhn:
-    text += ("\n\nThese verdicts are on the Fashion-MNIST → MNIST stand-in, not on SVHN → "
-             "MNIST: two grey 28×28 datasets are an easier pair than colour SVHN and MNIST.")
-display(Markdown(text + "\n\n" + preset_limits(preset, len(seeds))))
-where = "" if have_svhn else " (stand-in Fashion-MNIST → MNIST)"
-save_verdicts("fig5", preset, [
-    {"claim": f"Fig. 5a: the final model still reconstructs the first dataset{where}",
-     "paper": "", "ours": f"error {first_err:.4f} on task 1 vs {second_err:.4f} on task 2 "
-     "(rule: at most twice)", "verdict": "holds" if ok else "does not hold"}])
-
-# %% [markdown]
-# ## Provenance
+page.show_claims(transfer_claims(page, results, stand_in=not have_svhn))
 
 # %%
-display(Markdown(provenance_markdown(runs, preset, seeds,
-                                     extra=f"experiment `{experiment}` · figure "
-                                           f"`{figure_path}`")))
+# provenance (data paths relative to the data root), the rerun box, the verdicts recorded
+page.end(extra=f"experiment `{experiment}`")

@@ -74,4 +74,5 @@ display(Markdown(code_drift(results[:2]) + "\n\nThis page records no verdict: it
                  "judged by eye."))
 
 # %%
+# provenance (data paths relative to the data root), the rerun box, the verdicts recorded
 page.end()

@@ -113,8 +113,9 @@ page.show_claims()
 # from lgm.experiments.cache import cached_runs
 # for d in ("reverse", "forward"):
 #     rs = cached_runs([make_config("quick", experiment="fashion", method="lifelong", seed=s,
-#                                   num_tasks=2, consistency_direction=d, device="cpu")
-#                       for s in (0, 1)])
+#                                   num_tasks=2, max_per_task=200, classifier_epochs=1,
+#                                   frechet_samples=200, consistency_direction=d,
+#                                   device="cpu") for s in (0, 1)])
 #     print(d, [round(r["tasks"][-1]["neg_elbo"], 1) for r in rs])
 # ```
 #
@@ -132,4 +133,5 @@ page.show_claims()
 # ````
 
 # %%
+# provenance (data paths relative to the data root), the rerun box, the verdicts recorded
 page.end()

@@ -142,4 +142,5 @@ page.show_claims(observation)
 # ````
 
 # %%
+# provenance (data paths relative to the data root), the rerun box, the verdicts recorded
 page.end([r for v in runs.values() for r in v])

@@ -178,4 +178,5 @@ page.show_claims(observation)
 # ````
 
 # %%
+# provenance (data paths relative to the data root), the rerun box, the verdicts recorded
 page.end(results)

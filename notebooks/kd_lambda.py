@@ -34,31 +34,25 @@ figure_dir = "build/figures"
 dataset = None             # None: the preset's (quick/smoke: the stand-in; paper: svhn)
 inception_weights = None
 
-# %%
+# %% tags=["hide-input"]
 # data: fashion (stand-in; svhn at the paper preset when present)
-import time
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.data.idx import DataNotFoundError
-from lgm.experiments.kd_compression import kd_compression_config, metric_values, run_lambda
-from lgm.experiments.report import (
-    fmt,
-    markdown_table,
-    results_provenance,
-    save_verdicts,
-    verdict_rows,
-)
+from lgm.experiments.kd_compression import kd_compression_config, run_lambda
+from lgm.report import kd_lambda
+from lgm.report.page import begin
 
-started = time.perf_counter()
-seeds = [0, 1, 2] if preset == "paper" and list(seeds) == [0] else list(seeds)
-seeds = seeds[:1] if preset == "smoke" else seeds
+seeds = None if preset == "paper" and list(seeds) == [0] else tuple(seeds)  # paper: 3 seeds
 dataset = dataset or ("svhn" if preset == "paper" else "fashion")
+cfg = kd_compression_config(preset, dataset="fashion", seeds=seeds, device=device,
+                            data_root=data_root, inception_weights=inception_weights)
+page = begin("kd_lambda", preset=preset, seeds=list(cfg.seeds), device=device,
+             data_root=data_root, figure_dir=figure_dir,
+             caveat="" if preset == "paper" else
+             "The budget of the Table 1 page: a small teacher on a stand-in dataset.")
 try:
-    cfg = kd_compression_config(preset, dataset=dataset, seeds=tuple(seeds), device=device,
+    cfg = kd_compression_config(preset, dataset=dataset, seeds=seeds, device=device,
                                 data_root=data_root, inception_weights=inception_weights)
     sweep = run_lambda(cfg)
 except DataNotFoundError as err:
@@ -66,12 +60,10 @@ except DataNotFoundError as err:
         raise
     print(f"{dataset} not at hand ({str(err).splitlines()[0]}): the stand-in (fashion) instead")
     dataset = "fashion"
-    cfg = kd_compression_config(preset, dataset=dataset, seeds=tuple(seeds), device=device,
+    cfg = kd_compression_config(preset, dataset=dataset, seeds=seeds, device=device,
                                 data_root=data_root, inception_weights=inception_weights)
     sweep = run_lambda(cfg)
 lambdas = list(cfg.lambdas)
-print(f"{dataset}: width {cfg.lambda_width}, lambdas {lambdas}, "
-      f"{time.perf_counter() - started:.1f} s")
 
 # %% [markdown]
 # ## Metrics against λ
@@ -82,31 +74,9 @@ print(f"{dataset}: width {cfg.lambda_width}, lambdas {lambdas}, "
 # the same width.
 
 # %% tags=["hide-input"]
-METRICS = [("fid", "FID (√Fréchet)"), ("emd", "EMD"), ("mmd", "MMD"), ("1nn", "1-NN accuracy")]
-positive = [lam for lam in lambdas if lam > 0]
-zero_at = min(positive) / 10 if positive else 1.0
-xs = np.array([lam if lam > 0 else zero_at for lam in lambdas])
-fig, axes = plt.subplots(2, 4, figsize=(14, 6), constrained_layout=True)
-for row, against in enumerate(("data", "teacher")):
-    for ax, (key, title) in zip(axes[row], METRICS, strict=True):
-        vals = [metric_values(sweep["ours"][lam], against, key) for lam in lambdas]
-        mean = np.array([v.mean() for v in vals])
-        std = np.array([v.std(ddof=1) if len(v) > 1 else 0.0 for v in vals])
-        ax.errorbar(xs, mean, yerr=std, marker="o", color="C0", label="ours", capsize=3)
-        for m, colour in (("local", "C3"), ("scratch", "C2")):
-            ax.axhline(metric_values(sweep["baselines"][m], against, key).mean(), ls="--",
-                       color=colour, label=m)
-        ax.set_xscale("log")
-        ax.set_xticks(xs, [f"{lam:g}" for lam in lambdas])
-        ax.set_title(f"{title}{' vs teacher' if against == 'teacher' else ' vs data'}")
-        ax.set_xlabel("λ")
-axes[0, 0].legend()
-fig.suptitle(f"{dataset}: ours at width {cfg.lambda_width} against λ, preset {preset}, "
-             f"{len(seeds)} seed(s)")
-fig_dir = Path(figure_dir)
-fig_dir.mkdir(parents=True, exist_ok=True)
-fig.savefig(fig_dir / f"kd_lambda_{dataset}.png", dpi=120)
-plt.show()
+fig, data = kd_lambda.figure(sweep, lambdas, f"{dataset}: ours at width {cfg.lambda_width} "
+                             f"against λ, preset {preset}, {len(cfg.seeds)} seed(s)")
+page.figure(fig, f"kd_lambda_{dataset}", data)
 
 # %% [markdown]
 # ## The numbers
@@ -115,12 +85,7 @@ plt.show()
 # is not in our copy), so there is no paper column.
 
 # %% tags=["hide-input"]
-header = ["model", "FID", "EMD", "MMD", "1NN", "FID-T", "EMD-T", "MMD-T", "1NN-T"]
-entries = [(f"ours, λ = {lam:g}", sweep["ours"][lam]) for lam in lambdas]
-entries += [(m, sweep["baselines"][m]) for m in ("local", "scratch")]
-rows = [[label, *[fmt(metric_values(runs, a, k), 2) for a in ("data", "teacher")
-                  for k, _ in METRICS]] for label, runs in entries]
-display(Markdown(markdown_table(header, rows) + f"\n\nFeatures: {entries[0][1][0]['extractor']}."))
+display(Markdown(kd_lambda.table(sweep, lambdas)))
 
 # %% [markdown]
 # ## The paper's claim, checked on these results
@@ -131,39 +96,13 @@ display(Markdown(markdown_table(header, rows) + f"\n\nFeatures: {entries[0][1][0
 # how much ours' FID varies over the sweep (max − min, relative to the mean).
 
 # %% tags=["hide-input"]
-lines = []
-for i, (against, label) in enumerate((("data", "FID"), ("teacher", "FID-T")), start=1):
-    ours = np.array([metric_values(sweep["ours"][lam], against, "fid").mean()
-                     for lam in lambdas])
-    best = min(metric_values(sweep["baselines"][m], against, "fid").mean()
-               for m in ("local", "scratch"))
-    ok = bool((ours < best).all())
-    spread = (ours.max() - ours.min()) / ours.mean()
-    lines.append(f"{i}. **ours robust to λ ({label})** (lower than local and scratch at every "
-                 f"λ): {'holds' if ok else 'does not hold'}. Ours "
-                 f"{', '.join(f'{v:.2f}' for v in ours)} at λ = {lambdas} (range "
-                 f"{100 * spread:.0f}% of the mean), best baseline "
-                 f"{best:.2f}; lower at {int((ours < best).sum())} of {len(lambdas)} λ.")
-save_verdicts("kd_lambda", preset, verdict_rows(lines))
-teacher_fid = sweep["teacher"]["metrics"]["data"]["fid"]
-scratch_fid = metric_values(sweep["baselines"]["scratch"], "data", "fid").mean()
-note = (f"Teacher FID {teacher_fid:.2f} against scratch {scratch_fid:.2f}: "
-        + ("the teacher generates better, so imitating it can pay off on the data."
-           if teacher_fid < scratch_fid else "the teacher is no better than a student "
-           "trained on the data, so the rule against the data cannot favour any λ here; "
-           "the rule against the teacher is the informative one."))
-display(Markdown("\n".join(lines) + "\n\n" + note))
+page.show_claims(kd_lambda.claims(page, sweep, lambdas))
 
 # %% [markdown]
 # **Where ours differs from the paper.** The λ grid is ours (the paper's figure is not in
 # our copy); the data, features and budget are those of the Table 1 page (stand-in data
 # and classifier features unless the real ones are at hand; a tiny teacher at quick).
 
-# %% [markdown]
-# ## Provenance
-
 # %%
-all_results = [sweep["teacher"], *[r for runs in sweep["ours"].values() for r in runs],
-               *[r for runs in sweep["baselines"].values() for r in runs]]
-display(Markdown(results_provenance(all_results, preset, seeds, started,
-                                    extra=f"figure `{fig_dir}`")))
+# provenance (data paths relative to the data root), the rerun box, the verdicts recorded
+page.end(kd_lambda.all_results(sweep))

@@ -57,38 +57,21 @@ device = "cpu"
 data_root = None
 figure_dir = "build/figures"
 
-# %%
+# %% tags=["hide-input"]
 # data: fashion
-# (the quick and smoke presets use the FashionMNIST stand-in split; the paper preset reads
-# CelebA, or MNIST and FashionMNIST stand-ins when CelebA is missing)
-import time
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
 from lgm.experiments.kd_continual import (
     METHODS,
-    PAPER_ROW_OF,
-    PAPER_TABLE2,
     SPLITS,
-    TABLE_HEADER,
     kd_continual_config,
     resolve_splits,
     run_table2,
     summary,
-    table2_verdicts,
-    table_rows,
 )
-from lgm.experiments.report import (
-    markdown_table,
-    results_provenance,
-    save_verdicts,
-    verdict_rows,
-)
+from lgm.report import kd_table2
+from lgm.report.page import begin
 
-started = time.perf_counter()
 base = kd_continual_config(preset)
 if preset == "paper" and list(seeds) == [0]:
     seeds = list(base.seeds)  # three seeds, as Table 1
@@ -96,50 +79,23 @@ seeds = [int(s) for s in seeds][: 1 if preset == "smoke" else None]
 splits, data_note = resolve_splits(base.splits, data_root)
 cfg = kd_continual_config(preset, splits=splits, seeds=tuple(seeds), device=device,
                           data_root=data_root)
+page = begin("kd_table2", preset=preset, seeds=seeds, device=device, data_root=data_root,
+             figure_dir=figure_dir,
+             caveat=f"{data_note} Width {cfg.width}, {cfg.n_train or 'all'} training images "
+                    f"per task, step 1 {cfg.task0_epochs} epochs, step 2 {cfg.task1_epochs} "
+                    f"epoch(s) of the new data, {cfg.n_eval} evaluation images per task.")
 result = run_table2(cfg)
 values = {s: summary(result["splits"][s]) for s in splits}
-first = {s: result["splits"][s]["methods"][METHODS[0]][0] for s in splits}
-print(data_note)
 for s in splits:
-    print(f"{SPLITS[s].label}: positive rate p = {first[s]['rate']:.3f}; "
-          f"features: {first[s]['extractor']}")
-print(f"width {cfg.width}, {cfg.n_train or 'all'} training images per task, step 1 "
-      f"{cfg.task0_epochs} epochs, step 2 {cfg.task1_epochs} epoch(s) of the new data, batch "
-      f"{cfg.batch}, {cfg.n_eval} evaluation images per task, seeds {seeds}")
+    first = result["splits"][s]["methods"][METHODS[0]][0]
+    print(f"{SPLITS[s].label}: positive rate p = {first['rate']:.3f}; "
+          f"features: {first['extractor']}")
 
 # %% tags=["hide-input"]
-figure_path = Path(figure_dir) / "kd_table2.png"
-figure_path.parent.mkdir(parents=True, exist_ok=True)
-fig, axes = plt.subplots(len(splits), 2, figsize=(12, 4.2 * len(splits)), squeeze=False,
-                         gridspec_kw={"width_ratios": [1.6, 1]}, constrained_layout=True)
-for (ax_img, ax_bar), s in zip(axes, splits, strict=True):
-    res = result["splits"][s]
-    rows = [("M_old", res["before"][0]["arrays"]["samples_old"], None)] + [
-        (m, res["methods"][m][0]["arrays"]["samples_old"],
-         res["methods"][m][0]["arrays"]["samples_new"]) for m in cfg.methods]
-    tiles = []
-    for _, old, new in rows:  # M_old never saw condition 1: a grey placeholder
-        right = new[:8] if new is not None else np.full_like(old[:8], 128)
-        tiles.append(np.concatenate([*old[:8], *right], axis=-1).transpose(1, 2, 0))
-    grid = np.concatenate(tiles, axis=0)
-    ax_img.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray", vmin=0,
-                  vmax=255)
-    ax_img.set_yticks([16 + 32 * i for i in range(len(rows))], [r[0] for r in rows])
-    ax_img.set_xticks([128, 384], ["condition 0 (old task)", "condition 1 (new task)"])
-    ax_img.set_title(f"{SPLITS[s].label}: samples (seed {seeds[0]})", fontsize=10)
-    x = np.arange(len(cfg.methods))
-    old = [values[s][m]["fid"][0] for m in cfg.methods]
-    before = [values[s][m]["fid"][0] - values[s][m]["fid"][1] for m in cfg.methods]
-    ax_bar.bar(x - 0.27, before, 0.27, color="0.7", label="Old, M_old")
-    ax_bar.bar(x, old, 0.27, color="C0", label="Old, after step 2")
-    ax_bar.bar(x + 0.27, [values[s][m]["fid"][2] for m in cfg.methods], 0.27, color="C1",
-               label="New, after step 2")
-    ax_bar.set_xticks(x, list(cfg.methods))
-    ax_bar.set_ylabel("FID (classifier features; lower is better)")
-    ax_bar.legend(fontsize=8)
-fig.suptitle(f"KD-based continual learning, preset {preset}, {len(seeds)} seed(s)")
-fig.savefig(figure_path, dpi=110)
-plt.show()
+fig, data = kd_table2.figure(result, values, splits, cfg.methods,
+                             f"KD-based continual learning, preset {preset}, {len(seeds)} "
+                             "seed(s)", seeds[0])
+page.figure(fig, "kd_table2", data)
 
 # %% [markdown]
 # **Reading the figure.** Left: eight samples per model from the same evaluation noise, with
@@ -155,15 +111,7 @@ plt.show()
 # compare the ranking of the methods, not the values.
 
 # %% tags=["hide-input"]
-blocks = []
-for s in splits:
-    row = PAPER_ROW_OF.get(s, s)
-    blocks.append(f"**Ours: {SPLITS[s].label}** (seeds {seeds})\n\n"
-                  + markdown_table(TABLE_HEADER, table_rows(values[s], cfg.methods)))
-    if row in PAPER_TABLE2:
-        blocks.append(f"**Paper, Table 2: {SPLITS[row].label}** (CelebA)\n\n"
-                      + markdown_table(TABLE_HEADER, table_rows(PAPER_TABLE2[row])))
-display(Markdown("\n\n".join(blocks)))
+display(Markdown(kd_table2.tables(values, splits, cfg.methods, seeds)))
 
 # %% [markdown]
 # ## The paper's claims, checked on these results
@@ -174,11 +122,8 @@ display(Markdown("\n\n".join(blocks)))
 # direction of the effects, not of their size.
 
 # %% tags=["hide-input"]
-lines = []
-for s in splits:
-    lines += table2_verdicts(values[s], SPLITS[s].label, start=len(lines) + 1)
-save_verdicts("kd_table2", preset, verdict_rows(lines, paper="Table 2 (CelebA)"))
-display(Markdown("\n".join(lines)))
+kd_table2.claims(page, values, splits)
+page.show_claims()
 
 # %% [markdown]
 # **Where ours differs from the paper, and why.**
@@ -205,11 +150,7 @@ display(Markdown("\n".join(lines)))
 #   lifelong paper's full method also has a consistency term on the posterior (see the
 #   [bridge page](kd_bridge)).
 
-# %% [markdown]
-# ## Provenance
-
 # %%
-runs = [r for s in splits for r in result["splits"][s]["before"]
-        + [x for m in cfg.methods for x in result["splits"][s]["methods"][m]]]
-display(Markdown(results_provenance(runs, preset, seeds, started,
-                                    extra=f"figure `{figure_path}`")))
+# provenance (data paths relative to the data root), the rerun box, the verdicts recorded
+page.end([r for s in splits for r in result["splits"][s]["before"]
+          + [x for m in cfg.methods for x in result["splits"][s]["methods"][m]]])

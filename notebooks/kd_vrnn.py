@@ -61,37 +61,27 @@ device = "cpu"
 data_root = None
 figure_dir = "build/figures"
 
-# %%
+# %% tags=["hide-input"]
 # data: hershey (Hershey-font stand-in for IAM-OnDB; IAM-OnDB lineStrokes when found)
-import time
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import Markdown, display
 
-from lgm.data.strokes import offsets_to_strokes
 from lgm.experiments.kd_vrnn import MODELS, kd_vrnn_config, run_kd_vrnn
-from lgm.experiments.report import (
-    fmt,
-    markdown_table,
-    resolve_seeds,
-    results_provenance,
-    save_verdicts,
-    verdict_rows,
-)
+from lgm.report import kd_vrnn
+from lgm.report.page import begin
+from lgm.report.runs import resolve_seeds
 
-started = time.perf_counter()
-seeds = resolve_seeds(preset, seeds)
-results = []
-for seed in seeds:
-    cfg = kd_vrnn_config(preset, seed=seed, device=device, data_root=data_root)
-    t0 = time.perf_counter()
-    results.append(run_kd_vrnn(cfg))
-    print(f"seed {seed}: {results[-1]['cache']} ({time.perf_counter() - t0:.1f} s; run "
-          f"{results[-1]['provenance']['wall_s']:.1f} s)")
+cfg = kd_vrnn_config(preset, seed=resolve_seeds(preset, seeds)[0], device=device,
+                     data_root=data_root)
+page = begin("kd_vrnn", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
+             data_root=data_root, figure_dir=figure_dir,
+             caveat="" if preset == "paper" else
+             f"Teacher MLP {list(cfg.teacher_hidden)} / LSTM {cfg.teacher_rnn}, student "
+             f"{list(cfg.student_hidden)} / {cfg.student_rnn}, {cfg.max_len}-step sequences, "
+             f"{cfg.teacher_steps} teacher and {cfg.student_steps} student Adam steps: the "
+             "verdicts describe this budget, not a test of the paper's Fig. 8.")
+results = [run_kd_vrnn(kd_vrnn_config(preset, seed=s, device=device, data_root=data_root))
+           for s in page.seeds]
 models = [m for m in MODELS if m in results[0]["metrics"]]
-print("data:", results[0]["data"])
 
 # %% [markdown]
 # ## Strokes drawn by each model (Fig. 8)
@@ -101,34 +91,9 @@ print("data:", results[0]["data"])
 # nearly the same stroke as the teacher in the same column. Pen-up moves are not drawn.
 
 # %% tags=["hide-input"]
-ROWS = [("data", "held-out data")] + [(m, m) for m in models]
-arrays = results[0]["arrays"]
-
-
-def draw(ax, seq):
-    for stroke in offsets_to_strokes(seq):
-        ax.plot(stroke[:, 0], stroke[:, 1], "k-", lw=1.2)
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-n_cols = arrays["samples_teacher"].shape[0]
-fig, axes = plt.subplots(len(ROWS), n_cols, figsize=(1.8 * n_cols, 1.2 * len(ROWS)),
-                         squeeze=False, constrained_layout=True)
-for r, (key, label) in enumerate(ROWS):
-    for c in range(n_cols):
-        if key == "data":
-            seq = arrays["data_examples"][c, : int(arrays["data_lengths"][c])]
-        else:
-            seq = arrays[f"samples_{key}"][c]
-        draw(axes[r, c], seq)
-    axes[r, 0].set_ylabel(label)
-fig.suptitle(f"VRNN strokes, preset {preset}, seed {seeds[0]}: same noise in each column")
-figure_path = Path(figure_dir) / "kd_vrnn_fig8_strokes.png"
-figure_path.parent.mkdir(parents=True, exist_ok=True)
-fig.savefig(figure_path, dpi=120)
-plt.show()
+page.figure(kd_vrnn.strokes_figure(results[0]["arrays"], models,
+                                   f"VRNN strokes, preset {preset}, seed {page.seeds[0]}: same "
+                                   "noise in each column"), "kd_vrnn_fig8_strokes")
 
 # %% [markdown]
 # ## Training curves
@@ -139,19 +104,8 @@ plt.show()
 # so their levels are not comparable with each other.
 
 # %% tags=["hide-input"]
-fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.2), constrained_layout=True)
-for key, color in (("teacher", "C0"), ("scratch", "C3")):
-    if f"loss_{key}" in arrays:
-        a1.plot(arrays[f"loss_{key}"], color=color, label=key)
-for key, color in (("ours", "C2"), ("local", "C1")):
-    if f"loss_{key}" in arrays:
-        a2.plot(arrays[f"loss_{key}"], color=color, label=key)
-for ax, title in ((a1, "−ELBO per step (training)"), (a2, "distillation loss per step")):
-    ax.set_title(title)
-    ax.set_xlabel("Adam step")
-    ax.legend()
-fig.savefig(Path(figure_dir) / "kd_vrnn_training_curves.png", dpi=120)
-plt.show()
+fig, data = kd_vrnn.curves_figure(results[0]["arrays"])
+page.figure(fig, "kd_vrnn_training_curves", data)
 
 # %% [markdown]
 # ## The numbers
@@ -167,27 +121,8 @@ plt.show()
 # from the same noise, in font units (lower-case letters are 9 high; lower: the model
 # draws what the teacher draws, as in the columns of the figure).
 
-
 # %% tags=["hide-input"]
-PAPER = {"teacher": "readable strokes", "ours": "comparable to the teacher",
-         "local": "less readable", "scratch": "less readable"}
-
-
-def metric(model, key):
-    return np.array([r["metrics"][model].get(key, np.nan) for r in results], dtype=float)
-
-
-rows = []
-for m in models:
-    own_q = fmt(metric(m, "nll_joint"), 3) if m in ("teacher", "scratch") else "–"
-    rows.append([m, PAPER[m], f"{int(metric(m, 'params')[0]):,}", fmt(metric(m, "nll"), 3),
-                 own_q, fmt(metric(m, "mmd"), 3), fmt(metric(m, "kl_teacher"), 4),
-                 fmt(metric(m, "path_teacher"), 1)])
-rows.append(["data (train vs held-out)", "", "", "", "", fmt(metric("data", "mmd"), 3), "", ""])
-display(Markdown(markdown_table(["model", "paper (Fig. 8)", "parameters", "NLL bound",
-                                 "NLL, own q", "MMD", "KL from teacher", "drift from teacher"],
-                                rows)
-                 + f"\n\nseeds {seeds}; data: {results[0]['data']}."))
+display(Markdown(kd_vrnn.numbers_table(results, models, page.seeds)))
 
 # %% [markdown]
 # ## The paper's claims, checked on these results
@@ -203,54 +138,10 @@ display(Markdown(markdown_table(["model", "paper (Fig. 8)", "parameters", "NLL b
 #    students (free generation from shared noise, the columns of the figure);
 # 5. (what eq. 7 optimises) the lowest KL from the teacher (eq. 4) among the students.
 
-
 # %% tags=["hide-input"]
-def mean(model, key):
-    return float(np.nanmean(metric(model, key)))
-
-
-lines = []
-students = [m for m in ("ours", "local", "scratch") if m in models]
-if "ours" not in models or len(students) < 2:
-    lines.append("1. **ours against the baselines** (needs ours and a baseline): cannot be "
-                 "tested. Some students were not run.")
-else:
-    others = [m for m in students if m != "ours"]
-    checks = [("draws clearer strokes than the baselines", "lower MMD than every baseline",
-               "mmd", 3),
-              ("has a better likelihood than the baselines", "lower NLL bound than every "
-               "baseline", "nll", 3)]
-    for i, (claim, rule, key, digits) in enumerate(checks, start=1):
-        ok = all(mean("ours", key) < mean(o, key) for o in others)
-        detail = ", ".join(f"{m} {mean(m, key):.{digits}f}" for m in students)
-        lines.append(f"{i}. **ours {claim}** ({rule}): {'holds' if ok else 'does not hold'}. "
-                     f"{detail}.")
-    ratio = mean("ours", "mmd") / mean("teacher", "mmd")
-    lines.append(f"3. **ours is comparable to the teacher** (MMD at most 25 % above the "
-                 f"teacher's): {'holds' if ratio <= 1.25 else 'does not hold'}. ours "
-                 f"{mean('ours', 'mmd'):.3f} vs teacher {mean('teacher', 'mmd'):.3f} "
-                 f"(ratio {ratio:.2f}).")
-    for i, (claim, key, digits) in enumerate(
-            (("ours draws what the teacher draws** (smallest drift from the teacher among the "
-              "students", "path_teacher", 1),
-             ("ours is closest to the teacher on eq. 4** (lowest KL from the teacher among "
-              "the students", "kl_teacher", 4)), start=4):
-        ok = all(mean("ours", key) < mean(o, key) for o in others)
-        lines.append(f"{i}. **{claim}): {'holds' if ok else 'does not hold'}. "
-                     + ", ".join(f"{m} {mean(m, key):.{digits}f}" for m in students) + ".")
-save_verdicts("kd_vrnn", preset, verdict_rows(lines))
-note = ("" if preset == "paper" else
-        f"\n\nPreset `{preset}`: teacher MLP {list(cfg.teacher_hidden)} / LSTM {cfg.teacher_rnn}, "
-        f"student {list(cfg.student_hidden)} / {cfg.student_rnn}, {cfg.max_len}-step sequences, "
-        f"{cfg.teacher_steps} teacher and {cfg.student_steps} student Adam steps, "
-        f"{len(seeds)} seed(s): these verdicts describe this budget, not a test of the "
-        "paper's Fig. 8.")
-display(Markdown("\n".join(lines) + note))
-
-# %% [markdown]
-# ## Provenance
-
+kd_vrnn.claims(page, results, models)
+page.show_claims()
 
 # %%
-display(Markdown(results_provenance(results, preset, seeds, started,
-                                    extra=f"figure `{figure_path}`")))
+# provenance (data paths relative to the data root), the rerun box, the verdicts recorded
+page.end(results)
