@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lgm.data.fingerprint import note_read
 from lgm.data.idx import (
     ENV_VAR,
     DataNotFoundError,
@@ -261,6 +262,7 @@ def load_uint8(
     :func:`to_float` to get the three channels."""
     paths = locate_dataset(name, root, split=split, download=download)
     images, labels = _decode(name, paths, split, _stamp(paths))
+    note_read(paths, search_roots(root))
     return images, labels, paths
 
 

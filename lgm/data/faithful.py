@@ -26,6 +26,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from lgm.data.fingerprint import PACKAGE_ROOT, note_read, relative_path
+
 PACKAGED_CSV = Path(__file__).resolve().parent / "files" / "old_faithful.csv"
 COLUMNS = ("eruptions", "waiting")
 N_ROWS = 272
@@ -124,5 +126,7 @@ def load_faithful(path: str | os.PathLike | None = None) -> FaithfulData:
     """
     csv_path = PACKAGED_CSV if path is None else Path(path)
     rows = read_faithful_csv(csv_path)
-    source = SOURCE if path is None else f"Old Faithful table from {csv_path} ({len(rows)} rows)"
+    note_read([csv_path], [Path.cwd()])
+    where = relative_path(csv_path, [Path.cwd(), PACKAGE_ROOT])
+    source = SOURCE if path is None else f"Old Faithful table from {where} ({len(rows)} rows)"
     return FaithfulData(torch.tensor(rows, dtype=torch.float32), source)

@@ -10,6 +10,10 @@ Paths are recorded relative to the data root they were found under (``FashionMNI
 train-images-idx3-ubyte.gz``), never as the absolute paths of the machine that ran, so a
 result and its provenance read the same on every machine. The fingerprint's digest depends on
 the files' names, sizes and hashes, not on where they were found.
+
+The readers of :mod:`lgm.data` report the files they read (:func:`note_read`); inside
+:func:`recording_reads` those reports are collected, so that the result cache learns which data
+files a computation actually read (:func:`fingerprint_reads`).
 """
 
 from __future__ import annotations
@@ -18,17 +22,22 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lgm.paths import cache_root, write_bytes_atomic
+from lgm.paths import REPO_ROOT, cache_root, write_bytes_atomic
 
 HASHES_FILE = "data-hashes.json"
 _CHUNK = 1 << 20
 _memo: dict[tuple[str, int, int], str] = {}
 _lock = threading.Lock()
+PACKAGE_ROOT = REPO_ROOT
+"""Files shipped inside the package (``lgm/data/files/...``) are named relative to this."""
+Read = tuple[Path, tuple[Path, ...]]  # a file read and the roots to name it relative to
+_recorders: list[list[Read]] = []
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,37 @@ def fingerprint_files(paths: Sequence[str | os.PathLike], roots: Iterable[Path]
     return DataFingerprint(tuple(
         DataFile(relative_path(p, roots), Path(p).stat().st_size, file_sha256(p))
         for p in paths))
+
+
+def note_read(paths: Iterable[str | os.PathLike], roots: Iterable[Path]) -> None:
+    """Report that ``paths`` were read (named relative to ``roots`` or the package)."""
+    if _recorders:
+        named_by = (*roots, PACKAGE_ROOT)
+        for recorder in _recorders:
+            recorder.extend((Path(p), named_by) for p in paths)
+
+
+@contextmanager
+def recording_reads() -> Iterator[list[Read]]:
+    """Collect the files read by :mod:`lgm.data` inside the ``with`` block."""
+    reads: list[Read] = []
+    _recorders.append(reads)
+    try:
+        yield reads
+    finally:
+        _recorders.remove(reads)
+
+
+def fingerprint_reads(reads: Sequence[Read]) -> DataFingerprint | None:
+    """The fingerprint of the files collected by :func:`recording_reads` (each once, in the
+    order first read); None when nothing was read."""
+    seen: dict[str, DataFile] = {}
+    for path, roots in reads:
+        key = str(path.resolve())
+        if key not in seen and path.is_file():
+            seen[key] = DataFile(relative_path(path, roots), path.stat().st_size,
+                                 file_sha256(path))
+    return DataFingerprint(tuple(seen.values())) if seen else None
 
 
 def clear_memo() -> None:

@@ -35,7 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lgm.data.datasets import load_uint8
+from lgm.data.datasets import load_uint8, search_roots
+from lgm.data.fingerprint import note_read, relative_path
 from lgm.data.idx import DataNotFoundError, IdxFormatError, data_roots, download_root, find_files
 
 COLOUR = ("svhn", "cifar10", "celeba")
@@ -124,7 +125,8 @@ def _from_datasets(name: str, split: str, root: str | os.PathLike | None, limit:
     images, labels = images[:limit], labels[:limit].clone()
     x = images.to(torch.float32).div(255.0)
     what = {"svhn": "SVHN", "mnist": "MNIST", "fashion": "FashionMNIST"}[name]
-    source = f"{what} {split} ({_limited(n, limit)} images) from {paths[0].parent}"
+    where = relative_path(paths[0].parent, search_roots(root))
+    source = f"{what} {split} ({_limited(n, limit)} images) from {where}"
     if name in STAND_INS:
         x = F.pad(x, (2, 2, 2, 2))
         source += ", 28x28 zero-padded to 32x32 (stand-in)"
@@ -167,11 +169,13 @@ def _cifar10(split: str, root: str | os.PathLike | None, limit: int | None,
         raise DataNotFoundError(_missing("cifar10", split, searched, "cifar-10-batches-py",
                                          root), searched)
     parts = [_read_cifar_batch(p) for p in found]
+    note_read(found, data_roots(root))
     data = np.concatenate([d for d, _ in parts])
     labels = np.concatenate([lab for _, lab in parts])
     n = len(data)
     x = torch.from_numpy(data[:limit]).to(torch.float32).div(255.0)
-    source = f"CIFAR10 {split} ({_limited(n, limit)} images) from {found[0].parent}"
+    where = relative_path(found[0].parent, data_roots(root))
+    source = f"CIFAR10 {split} ({_limited(n, limit)} images) from {where}"
     return ImageData(x, torch.from_numpy(labels[:limit]), source)
 
 
@@ -234,7 +238,9 @@ def _celeba(split: str, root: str | os.PathLike | None, size: int, limit: int | 
     x = np.stack([_load_jpeg(folder / "img_align_celeba" / files[i], size) for i in keep])
     a = torch.from_numpy(attrs[keep])
     labels = 2 * a[:, names.index("Male")] + a[:, names.index("Smiling")]
-    source = (f"CelebA {split} ({_limited(n, limit)} images) from {folder}, aligned 178x218 "
+    note_read(found, data_roots(root))  # the lists; the many JPEGs are not hashed
+    where = relative_path(folder, data_roots(root))
+    source = (f"CelebA {split} ({_limited(n, limit)} images) from {where}, aligned 178x218 "
               f"resized to {size}x{size} without crop")
     return ImageData(torch.from_numpy(x).to(torch.float32).div(255.0), labels, source, a,
                      tuple(names))

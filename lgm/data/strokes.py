@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from lgm.data.fingerprint import PACKAGE_ROOT, note_read, relative_path
 from lgm.data.idx import DataNotFoundError, data_roots
 
 PACKAGED_HERSHEY = Path(__file__).resolve().parent / "files" / "hershey"
@@ -430,9 +431,10 @@ def _raw_sequences(source: str, root: str | os.PathLike | None, n_train: int, n_
         files = [iam[i] for i in order[: n_test + n_train]]
         seqs = load_iam_ondb(files)
         folder = next(f for f in searched_iam if f in iam[0].parents)
+        note_read(files, data_roots(root))
         return (seqs[n_test:], seqs[:n_test],
                 f"IAM-OnDB lineStrokes ({len(seqs) - n_test} train / {n_test} test lines, "
-                f"{folder})")
+                f"{relative_path(folder, data_roots(root))})")
     paths, searched_h = hershey_files(fonts, root) if source != "iam" else (None, [])
     if paths is None:
         looked = "\n".join(f"  - {p}" for p in [*searched_iam, *searched_h])
@@ -441,11 +443,13 @@ def _raw_sequences(source: str, root: str | os.PathLike | None, n_train: int, n_
                                 f"{', '.join(f'{f}.jhf' for f in fonts)} at:\n{looked}",
                                 [*searched_iam, *searched_h])
     glyphs = [read_jhf(p) for p in paths]
+    note_read(paths, data_roots(root))
     seqs = hershey_corpus(n_train + n_test, glyphs, np.random.default_rng(seed), WORDS,
                           augment, max_step)
     return (seqs[n_test:], seqs[:n_test],
             f"Hershey-font stand-in for IAM-OnDB: random words in {', '.join(fonts)} "
-            f"({paths[0].parent}), {n_train} train / {n_test} test renderings, seed {seed}")
+            f"({relative_path(paths[0].parent, [*data_roots(root), PACKAGE_ROOT])}), "
+            f"{n_train} train / {n_test} test renderings, seed {seed}")
 
 
 def stroke_features(x: Tensor, mask: Tensor) -> np.ndarray:

@@ -54,7 +54,14 @@ from typing import Any
 import filelock
 import numpy as np
 
-from lgm.data.fingerprint import DataFingerprint, file_sha256
+from lgm.data.datasets import search_roots
+from lgm.data.fingerprint import (
+    PACKAGE_ROOT,
+    DataFingerprint,
+    file_sha256,
+    fingerprint_reads,
+    recording_reads,
+)
 from lgm.data.idx import DataNotFoundError
 from lgm.data.tasks import experiment_fingerprint
 from lgm.experiments.config import RunConfig
@@ -515,18 +522,18 @@ def cached_call(group: str, name: str, params: dict[str, Any],
     For experiments that are not a lifelong :class:`RunConfig` (the KD paper's). The numerics
     fingerprint is that of ``compute``'s module (its ``fingerprint()``, else its code
     version). ``compute`` must return a dict with ``provenance`` (see
-    :func:`lgm.provenance.provenance`); numpy arrays go under ``arrays``; the data files it
-    read may go under ``data_fingerprint`` (:meth:`DataFingerprint.to_dict`) and are then
-    checked on every lookup. The stored result also records ``params`` and the fingerprint.
-    ``recompute=False`` raises ``LookupError`` when nothing is cached.
+    :func:`lgm.provenance.provenance`); numpy arrays go under ``arrays``. The data files it
+    read through :mod:`lgm.data` are recorded (``data_fingerprint``: paths relative to the
+    data root, sizes, sha256; or what ``compute`` returns there) and checked on every lookup:
+    an entry whose files changed since is recomputed. The stored result also records
+    ``params`` and the fingerprint. ``recompute=False`` raises ``LookupError`` when nothing
+    is cached.
     """
-    from lgm.data.datasets import search_roots
-
     entry_module = compute.__module__
     fingerprint = entry_fingerprint(entry_module)
     paths = call_paths(group, name, params)
     asked = _canonical(params)
-    roots = search_roots(params.get("data_root"))
+    roots = [*search_roots(params.get("data_root")), PACKAGE_ROOT, Path.cwd()]
 
     def sound() -> dict[str, Any] | None:
         for path in paths:
@@ -550,9 +557,13 @@ def cached_call(group: str, name: str, params: dict[str, Any],
         hit = sound()  # computed by another process while we waited?
         if hit is not None:
             return hit
-        result = compute(params)
+        with recording_reads() as reads:
+            result = compute(params)
         if "provenance" not in result:
             raise ValueError(f"{name}: compute() must return a 'provenance' entry")
+        read = fingerprint_reads(reads)
+        if read is not None and "data_fingerprint" not in result:
+            result = {**result, "data_fingerprint": read.to_dict()}
         result = {**result, "params": params, "fingerprint": fingerprint,
                   "fingerprint_entry": entry_module}
         save_result(paths[1], result)
