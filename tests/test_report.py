@@ -105,9 +105,10 @@ def test_surviving_keeps_labels_with_results_and_refuses_none():
 
 
 def test_data_paths_are_shown_relative_to_the_data_root(tmp_path):
-    text = f"fashion: {tmp_path}/FashionMNIST/raw/t.gz, /elsewhere/a/b/c/d.gz"
+    text = f"fashion: {tmp_path}/FashionMNIST/raw/t.gz, /elsewhere/a/b/c/d.gz (x/y/z)"
     out = runs.relative_data(text, [tmp_path])
-    assert out == "fashion: <data>/FashionMNIST/raw/t.gz, …/b/c/d.gz"
+    assert out == "fashion: DATA_ROOT/FashionMNIST/raw/t.gz, …/b/c/d.gz (x/y/z)"
+    assert runs.relative_data(out, [tmp_path]) == out  # idempotent
 
 
 def test_figure_saved_with_its_data(tmp_path):

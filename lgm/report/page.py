@@ -202,14 +202,15 @@ class Page:
         if self.name != SUMMARY.name:
             claims_mod.record(self.name, self.preset, self.claims, wall_s=round(page_s, 1))
         files = ", ".join(f"`{p.name}`" for p in self.files)
-        extra = "; ".join(x for x in (extra, f"files in `{self.figure_dir}`: {files}"
-                                      if files else "") if x)
+        folder = relative_data(str(self.figure_dir))
+        extra = "; ".join(x for x in (extra, f"files in `{folder}`: {files}" if files else "")
+                          if x)
         if provenance is not None:
-            text = (f"{provenance} · commit {git_commit()} · this page {page_s:.1f} s"
-                    + (f" · {extra}" if extra else ""))
+            text = relative_data(f"{provenance} · commit {git_commit()} · this page "
+                                 f"{page_s:.1f} s" + (f" · {extra}" if extra else ""))
         else:
             text = results_provenance(results, self.preset, self.seeds, self.started, extra)
-        display(Markdown("## Provenance\n\n" + relative_data(text)))
+        display(Markdown("## Provenance\n\n" + text))
         compute = sum(r["provenance"]["wall_s"] for r in results) if results else None
         devices = sorted({r["provenance"]["device"] for r in results})
         _display_html(rerun_html(self.name, self.preset, page_s=page_s, compute_s=compute,

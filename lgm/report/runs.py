@@ -114,12 +114,13 @@ def data_roots(data_root: str | os.PathLike | None = None) -> list[Path]:
     return [Path(r).resolve() for r in roots if r]
 
 
-_ABSOLUTE = re.compile(r"(?<![\w.])/[^\s,;:)]+")
+_ABSOLUTE = re.compile(r"(?:^|(?<=[\s(='\"`]))/[^\s,;:)`'\"]+", re.MULTILINE)
+DATA_LABEL = "DATA_ROOT"
 
 
 def relative_data(text: str, roots: Sequence[Path] | None = None) -> str:
     """``text`` with every absolute path shown relative to the data root it lies in
-    (``<data>/FashionMNIST/raw/...``), to the repository, or by its last three parts, so that
+    (``DATA_ROOT/FashionMNIST/raw/...``), to the repository, or by its last three parts, so that
     a page does not print the build machine's folders."""
     roots = data_roots() if roots is None else roots
 
@@ -129,7 +130,7 @@ def relative_data(text: str, roots: Sequence[Path] | None = None) -> str:
             return path.relative_to(REPO_ROOT).as_posix()
         for root in roots:
             try:
-                return "<data>/" + path.relative_to(root).as_posix()
+                return f"{DATA_LABEL}/" + path.relative_to(root).as_posix()
             except ValueError:
                 continue
         return "…/" + "/".join(path.parts[-3:])
