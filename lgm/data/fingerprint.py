@@ -154,8 +154,8 @@ def recording_reads() -> Iterator[list[Read]]:
     _recorders.append(reads)
     try:
         yield reads
-    finally:
-        _recorders.remove(reads)
+    finally:  # by identity: nested recorders can hold equal lists
+        _recorders[:] = [r for r in _recorders if r is not reads]
 
 
 def fingerprint_reads(reads: Sequence[Read]) -> DataFingerprint | None:
