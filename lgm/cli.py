@@ -5,6 +5,8 @@
     python -m lgm run kd_hm --preset quick --out hm.json
     python -m lgm train --experiment fashion --method lifelong --seeds 0-4   # alias of run
     python -m lgm params                           # appendix 7.4.1's parameter table
+    python -m lgm plan --preset paper [--pages fig3,kd_table1] [--json]
+    python -m lgm grid --preset paper [--backend local|ray] [--budget-min 12] [--dry-run]
 
 ``--seeds`` takes a list (``0,2,5``), a range (``0-4``) or both (``0-2,7``); explicit seeds
 mean exactly what they say, and without them the paper preset runs the paper's seeds. Every
@@ -83,6 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=parse_seeds, default=None, help="one seed (= --seeds N)")
     _run_options(train)
     sub.add_parser("params", help="print the parameter-count table of appendix 7.4.1")
+    plan = sub.add_parser("plan", help="the runs every page needs, and which are stored")
+    grid = sub.add_parser("grid", help="run what the plan says is missing (local or Ray)")
+    for p in (plan, grid):
+        p.add_argument("--preset", choices=PRESETS, default="paper")
+        p.add_argument("--pages", default=None, help="comma-separated pages (default: all)")
+        p.add_argument("--seeds", type=parse_seeds, default=None)
+        p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto")
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    grid.add_argument("--backend", choices=("local", "ray"), default="local")
+    grid.add_argument("--budget-min", type=float, default=None,
+                      help="start no unit whose estimate would exceed this many minutes")
+    grid.add_argument("--dry-run", action="store_true", help="print what would run")
+    grid.add_argument("--gpu-fraction", type=float, default=0.25,
+                      help="Ray: the share of a GPU one unit asks for")
     return parser
 
 
@@ -149,10 +165,53 @@ def cmd_run(args: argparse.Namespace) -> int:
         if blocker is not None:
             raise ConfigError(f"--out {args.out}: {blocker} is a file, not a folder")
     print(f"lgm: {exp.name} at preset {cfg.preset}, seeds {list(cfg.seeds)}", file=sys.stderr)
-    result = exp.run(cfg)
+    if exp.paper == "kd":
+        from lgm.experiments.plan import run_kd
+
+        result = run_kd(exp, cfg)
+    else:
+        result = exp.run(cfg)
     if args.out:
         write_bytes_atomic(args.out, strict_json(result).encode(), "the --out result")
     summarise(result)
+    return 0
+
+
+def _pages(text: str | None) -> list[str] | None:
+    return [p.strip() for p in text.split(",") if p.strip()] if text else None
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from lgm.experiments.plan import make_plan
+
+    units, by_page = make_plan(args.preset, _pages(args.pages), args.seeds, args.device)
+    if args.json:
+        print(json.dumps({"preset": args.preset, "units": [u.row() for u in units],
+                          "pages": {p: [units_index(units, k) for k in ks]
+                                    for p, ks in by_page.items()}}, indent=1))
+        return 0
+    print(f"{'page':10} {'experiment':18} {'status':10} {'GPU s':>7}  seeds  overrides")
+    for page, keys in by_page.items():
+        for k in keys:
+            u = units[units_index(units, k)]
+            row = u.row()
+            print(f"{page:10} {row['experiment']:18} {row['status']:10} {row['estimate_s']:7.0f}"
+                  f"  {','.join(map(str, row['seeds'])):6} {json.dumps(row['overrides'])}")
+    missing = [u for u in units if u.status in ("missing", "partial")]
+    print(f"\n{len(units)} units, {len(missing)} to run, about "
+          f"{sum(u.estimate_s for u in missing) / 60:.1f} GPU min at preset {args.preset}")
+    return 0
+
+
+def units_index(units: list[Any], key: str) -> int:
+    return next(i for i, u in enumerate(units) if u.key == key)
+
+
+def cmd_grid(args: argparse.Namespace) -> int:
+    from lgm.experiments.grid import run_grid
+
+    run_grid(args.preset, _pages(args.pages), args.backend, args.budget_min, args.device,
+             args.seeds, args.dry_run, args.gpu_fraction)
     return 0
 
 
@@ -193,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_experiments()
         if args.command == "params":
             return cmd_params()
+        if args.command == "plan":
+            return cmd_plan(args)
+        if args.command == "grid":
+            return cmd_grid(args)
         return cmd_run(args)
     except (ConfigError, ValueError, TypeError, OSError, RuntimeError, LookupError) as err:
         kind, message = failure(err)

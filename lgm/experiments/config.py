@@ -13,7 +13,15 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from lgm.data.tasks import EXPERIMENTS  # one list, owned by the data layer
 from lgm.experiments.spec import (
@@ -69,6 +77,13 @@ class LifelongKnobs(BaseModel):
     iw_samples: NonNegativeInt = 0                # > 0: also the importance-weighted bound
     visuals: NonNegativeInt = 0                   # > 0: keep n images per code/task
 
+    @model_validator(mode="after")
+    def _burn_in_fits(self) -> LifelongKnobs:
+        if self.min_epochs > self.max_epochs:
+            raise ValueError(f"min_epochs ({self.min_epochs}) must be <= max_epochs "
+                             f"({self.max_epochs})")
+        return self
+
     @property
     def initial_discrete(self) -> int:
         """J at the first task: 1 for lifelong (grows by one per task), else one per task."""
@@ -107,9 +122,6 @@ class RunConfig(LifelongKnobs):
             super().__init__(**values)
         except ValidationError as err:
             raise ConfigError(describe(err)) from None
-        if self.min_epochs > self.max_epochs:
-            raise ConfigError(f"min_epochs ({self.min_epochs}) must be <= max_epochs "
-                              f"({self.max_epochs})")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

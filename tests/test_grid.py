@@ -1,0 +1,96 @@
+"""The plan of runs per page and the runner (local and a real local Ray cluster)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lgm.cli import main
+from lgm.device import cpu_threads
+from lgm.experiments import plan
+from lgm.experiments.grid import run_grid
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES_WITHOUT_RUNS = {"summary", "table741", "kd_fig1"}
+TWO_PAGES = ["kd_hm", "fig6"]  # one KD experiment and one lifelong stack, seconds each at smoke
+
+
+def test_the_plan_covers_every_page_of_both_papers():
+    pages = {p.stem for p in (ROOT / "notebooks").glob("*.py")} - PAGES_WITHOUT_RUNS
+    assert set(plan.all_pages()) == pages
+
+
+def test_units_are_shared_between_pages():
+    units, by_page = plan.make_plan("paper", ["fig3", "fig6", "fig9"], with_status=False)
+    shared = [u for u in units if len(u.pages) == 3]  # Fig. 3's lifelong stack
+    assert len(shared) == 1 and shared[0].cfg.method == "lifelong"
+    assert len(units) == 5 + 1  # fig3's five methods, fig9's forward KL
+    assert shared[0].cfg.seeds == (0, 1, 2, 3, 4)  # the paper's seeds
+
+
+def test_committed_paper_results_show_as_committed():
+    units, _ = plan.make_plan("paper", ["fig3"])
+    status = {u.cfg.method: u.status for u in units}
+    assert status == {"lifelong": "committed", "ewc": "committed", "vanilla": "committed",
+                      "full": "missing", "upto": "missing"}, status
+
+
+def test_pages_are_ordered_cheapest_first():
+    units, by_page = plan.make_plan("paper", ["kd_hm", "fig4", "kd_fig5"], with_status=False)
+    order = [u.pages[0] for u in plan.order_for_pages(units, by_page)]
+    assert order[0] == "kd_hm" and order[-1] == "fig4"
+
+
+def test_unknown_pages_are_named(capsys):
+    assert main(["plan", "--pages", "fig99"]) == 2
+    assert "unknown page(s) fig99" in capsys.readouterr().err
+
+
+def test_a_budget_starts_nothing_that_would_not_fit(capsys):
+    chosen = run_grid("paper", ["kd_hm", "kd_table1"], budget_min=5, dry_run=True)
+    assert [u.exp.name for u in chosen] == ["kd_hm"]
+    assert "would exceed" in capsys.readouterr().err
+
+
+def _results(cache: Path) -> dict[str, dict]:
+    """Every stored result's numbers, by file name (provenance and timing left out)."""
+    out = {}
+    for p in sorted((cache / "results").rglob("*.json")):
+        d = json.loads(p.read_text())
+        for k in ("provenance", "stack", "wall_s"):
+            d.pop(k, None)
+        for t in d.get("tasks", []):
+            t.pop("wall_s", None)
+        out[p.name] = d
+    return out
+
+
+@pytest.fixture
+def smoke_env(tmp_path, fake_data_root, monkeypatch):
+    monkeypatch.setenv("LGM_DATA", str(fake_data_root))
+    monkeypatch.setenv("LGM_PROGRESS", "0")
+    return tmp_path
+
+
+def test_grid_local_then_ray_give_the_same_results(smoke_env, monkeypatch):
+    """A smoke grid of two pages through the local backend and through a real local Ray
+    cluster (2 CPUs): the same result files, the same numbers; a second grid runs nothing."""
+    ray = pytest.importorskip("ray")
+    local, remote = smoke_env / "local", smoke_env / "ray"
+    monkeypatch.setenv("LGM_CACHE", str(local))
+    with cpu_threads(1):  # a Ray task with one CPU computes on one thread: the same floats
+        assert len(run_grid("smoke", TWO_PAGES, backend="local")) == 2
+    assert run_grid("smoke", TWO_PAGES, backend="local") == []  # all cached now
+    monkeypatch.setenv("LGM_CACHE", str(remote))
+    try:
+        assert len(run_grid("smoke", TWO_PAGES, backend="ray", num_cpus=2)) == 2
+    finally:
+        ray.shutdown()
+    units, _ = plan.make_plan("smoke", TWO_PAGES)
+    assert {u.status for u in units} == {"cached"}
+    a, b = _results(local), _results(remote)
+    assert a.keys() == b.keys() and len(a) >= 2
+    for name in a:
+        assert a[name] == b[name], name
