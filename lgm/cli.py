@@ -149,13 +149,16 @@ def summarise(result: Any) -> None:
     runs = result.get("runs", [result]) if isinstance(result, dict) else result
     for r in runs:
         prov = r.get("provenance", {})
-        seed = r.get("config", {}).get("seed", r.get("params", {}).get("seeds", ""))
+        params = r.get("config", r.get("params", {}))
+        seed = params.get("seed", params.get("seeds", ""))
         print(f"seed {seed}: {r.get('cache', '?')}; device {prov.get('device', '?')}, "
               f"{prov.get('wall_s', '?')} s", file=sys.stderr)
         for rec in r.get("tasks", []):
+            if "neg_elbo" not in rec:
+                continue
             fd = f"  frechet {rec['frechet']:.2f}" if "frechet" in rec else ""
-            print(f"  task {rec['task']}: -elbo {rec['neg_elbo']:.2f}{fd}  epochs "
-                  f"{rec['epochs']}")
+            ep = f"  epochs {rec['epochs']}" if "epochs" in rec else ""
+            print(f"  task {rec['task']}: -elbo {rec['neg_elbo']:.2f}{fd}{ep}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
