@@ -20,9 +20,10 @@ def counted_runs(monkeypatch):
     """Route run_experiments to tiny in-memory data and count the trainings (one per stack)."""
     calls = []
 
-    def fake_run_experiments(cfgs, *, resume=True):
+    def fake_run_experiments(cfgs, *, resume=True, checkpoint_dir=None):
         calls.append([c.key() for c in cfgs])
-        return methods.run_stack(cfgs, tasks=[tiny_sequence(2) for _ in cfgs])
+        return methods.run_stack(cfgs, tasks=[tiny_sequence(2) for _ in cfgs],
+                                 checkpoint_dir=checkpoint_dir, resume=resume)
 
     monkeypatch.setattr(methods, "run_experiments", fake_run_experiments)
     return calls

@@ -46,9 +46,10 @@ def runs(monkeypatch):
     ``runs.poison`` to put a value into every result's first task."""
     calls: list[list[int]] = []
 
-    def fake(cfgs, *, resume=True):
+    def fake(cfgs, *, resume=True, checkpoint_dir=None):
         calls.append([c.seed for c in cfgs])
-        results = lifelong.run_stack(cfgs, tasks=[tiny_sequence(2) for _ in cfgs])
+        results = lifelong.run_stack(cfgs, tasks=[tiny_sequence(2) for _ in cfgs],
+                                     checkpoint_dir=checkpoint_dir, resume=resume)
         for r in results:
             r["tasks"][0].update(getattr(fake, "poison", {}))
         return results
@@ -194,3 +195,10 @@ def test_cached_call_checks_params_and_recorded_data(tmp_path, monkeypatch):
     stored = json.loads(cache.call_paths("toy", "sq", {"x": 3})[1].read_text())
     assert stored["data_fingerprint"]["files"][0]["path"] == "toy.bin"
     assert stored["fingerprint"] == FINGERPRINT and "code_version" not in stored
+
+
+def test_the_cache_hands_each_stack_its_checkpoint_folder(runs, data_root):
+    cache.cached_runs([cfg(seed=0), cfg(seed=1)])
+    folders = sorted(p.name for p in (cache.cache_root() / "ckpt").iterdir())
+    assert len(folders) == 1 and "-stack2-" in folders[0]
+    assert (cache.cache_root() / "ckpt" / folders[0] / "last.pt").is_file()

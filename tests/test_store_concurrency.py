@@ -50,10 +50,11 @@ def run_worker(cache_dir: str, seed: int, lr: float, start: float, out: mp.Queue
     from lgm.experiments import cache, make_config
     from tests.conftest import tiny_sequence
 
-    def in_memory(cfgs, *, resume=True):
+    def in_memory(cfgs, *, resume=True, checkpoint_dir=None):
         with open(Path(cache_dir) / LOG, "a") as f:
             f.write(f"run {cfgs[0].seed} {cfgs[0].lr}\n")
-        return lifelong.run_stack(cfgs, tasks=[tiny_sequence(2, n_train=32) for _ in cfgs])
+        return lifelong.run_stack(cfgs, tasks=[tiny_sequence(2, n_train=32) for _ in cfgs],
+                                  checkpoint_dir=checkpoint_dir, resume=resume)
 
     lifelong.run_experiments = in_memory
     cache.entry_fingerprint = lambda entry: [3.0]

@@ -27,8 +27,8 @@ def _setup(tmp_path, monkeypatch):
     """No data, a constant fingerprint, runs on tiny in-memory data."""
     monkeypatch.setenv("LGM_DATA", str(tmp_path / "no-data"))
     monkeypatch.setattr(cache, "entry_fingerprint", lambda entry: [1.0])
-    monkeypatch.setattr(lifelong, "run_experiments", lambda cfgs, resume=True: lifelong.run_stack(
-        cfgs, tasks=[tiny_sequence(2) for _ in cfgs]))
+    monkeypatch.setattr(lifelong, "run_experiments", lambda cfgs, resume=True, checkpoint_dir=None:
+                        lifelong.run_stack(cfgs, tasks=[tiny_sequence(2) for _ in cfgs]))
 
 
 def cfg():

@@ -29,9 +29,10 @@ def counted_runs(monkeypatch, no_data):
     """Route run_experiments to tiny in-memory data and count the trainings."""
     calls = []
 
-    def fake_run_experiments(cfgs, *, resume=True):
+    def fake_run_experiments(cfgs, *, resume=True, checkpoint_dir=None):
         calls.append([c.seed for c in cfgs])
-        return lifelong.run_stack(cfgs, tasks=[tiny_sequence(2) for _ in cfgs])
+        return lifelong.run_stack(cfgs, tasks=[tiny_sequence(2) for _ in cfgs],
+                                  checkpoint_dir=checkpoint_dir, resume=resume)
 
     monkeypatch.setattr(lifelong, "run_experiments", fake_run_experiments)
     return calls

@@ -461,7 +461,9 @@ def cached_runs(cfgs: list[RunConfig], *, compute: bool = True, resume: bool = T
         with key_locks([result_key(c, fp_of[id(c)]) for c in group]):
             done = {id(c): lookup(c, fp_of[id(c)]) for c in group}  # computed meanwhile?
             todo = [c for c in group if done[id(c)] is None]
-            results = run_experiments(todo, resume=resume) if todo else []
+            results = (run_experiments(todo, resume=resume,
+                                       checkpoint_dir=checkpoint_dir(todo, fp_of[id(todo[0])]))
+                       if todo else [])
             for c, result in zip(todo, results, strict=True):
                 result["fingerprint"] = entry_fingerprint(LIFELONG_ENTRY)
                 result["fingerprint_entry"] = LIFELONG_ENTRY
@@ -478,6 +480,15 @@ def cached_runs(cfgs: list[RunConfig], *, compute: bool = True, resume: bool = T
                 if other is c:
                     found[i] = done[id(c)]
     return found  # type: ignore[return-value]
+
+
+def checkpoint_dir(stack: Sequence[RunConfig], fp: DataFingerprint | None) -> Path:
+    """The checkpoint folder of a stack of seeds: its first key, the stack's seeds and the
+    numerics fingerprint (a checkpoint of code with other numbers is never resumed)."""
+    name = result_key(stack[0], fp)
+    if len(stack) > 1:
+        name += f"-stack{len(stack)}-{params_hash([config_params(c) for c in stack])}"
+    return cache_root() / "ckpt" / f"{name}-{params_hash(entry_fingerprint(LIFELONG_ENTRY), 8)}"
 
 
 def seed_groups(cfgs: list[RunConfig]) -> list[list[RunConfig]]:
