@@ -91,6 +91,9 @@ def test_a_stored_file_with_infinity_is_corrupt_not_served(runs, data_root):
     path.write_text(path.read_text().replace('"neg_elbo": ', '"neg_elbo": Infinity, "x": ', 1))
     with pytest.warns(UserWarning, match="corrupt.*Infinity"):
         assert cache.cached_run(cfg())["cache"] == "computed"
+    path.write_text(path.read_text().replace('"neg_elbo": ', '"neg_elbo": 1e999, "x": ', 1))
+    with pytest.warns(UserWarning, match="corrupt.*1e999"):
+        assert cache.cached_run(cfg())["cache"] == "computed"
 
 
 # ------------------------------------------------------------------ 2. entries match their key

@@ -252,9 +252,17 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON number {name}")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} overflows to {value}")
+    return value
+
+
 def read_json(path: Path) -> Any:
-    """Strict JSON (``NaN``/``Infinity`` are an error)."""
-    return json.loads(path.read_text(), parse_constant=_reject_constant)
+    """Strict JSON (``NaN``/``Infinity``, and numbers that overflow to them, are an error)."""
+    return json.loads(path.read_text(), parse_constant=_reject_constant,
+                      parse_float=_finite_float)
 
 
 def save_result(path: Path, result: dict[str, Any]) -> None:
