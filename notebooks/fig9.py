@@ -106,7 +106,7 @@ page.show_claims()
 # paper's) or the other way round (forward). Before running anything: for a teacher that
 # is confident (one code near probability 1) and a student that spreads its mass, which
 # direction penalises the student more? Then check on two distributions, two seeds (about
-# 1 minute on 2 CPU cores):
+# 40 s of CPU time in all):
 #
 # ```python
 # from lgm.experiments import make_config
@@ -126,9 +126,11 @@ page.show_claims()
 # $\mathrm{KL}[q_S \| q_T] \approx \tfrac12 \log \tfrac{1}{2\epsilon}$, which grows without
 # bound as $\epsilon \to 0$: the direction with the *student* first (mode-seeking) punishes
 # a student that puts mass where the teacher has none. In training, though, both directions
-# push the student to the teacher's code and the two curves differ by less than the seed
-# spread, as appendix 7.9 reports: the difference between the two seeds' −ELBO is of the
-# same size as the difference between the directions.
+# push the student to the teacher's code, and the outcome barely depends on the direction:
+# after the second distribution, −ELBO 289.9 and 285.9 nats (seeds 0, 1) with the reverse
+# KL, 290.2 and 285.8 with the forward KL; log-Fréchet 0.50, 0.56 against 0.50, 0.62. The
+# directions differ by 0.1 to 0.3 nats, the seeds by 4 nats: "no difference", as appendix
+# 7.9 reports. (Measured: 15 s and 27 s of CPU time for the two directions, 2 threads.)
 # ```
 # ````
 
