@@ -131,7 +131,8 @@ def merged_parameters(default_src: str, params: dict[str, Any]) -> str:
     spans = _assignment_spans(lines)
     extra = []
     for name, value in params.items():
-        line = f"{name} = {value!r}  # set for this run"
+        shown = json.dumps(value) if isinstance(value, str) else repr(value)  # "smoke"
+        line = f"{name} = {shown}  # set for this run"
         if name in spans:
             a, b = spans[name]
             lines[a:b] = [line] + [None] * (b - a - 1)  # keep the other spans' indices

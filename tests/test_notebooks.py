@@ -62,39 +62,62 @@ def execute(name: str, folder: Path) -> tuple[Path | None, str]:
             return None, (f"{name} trains on {dataset}, which is not available here: "
                           f"{str(err).splitlines()[0]}")
     staged, out = folder / f"{name}.py.ipynb", folder / f"{name}.ipynb"
-    jupytext.write(jupytext.read(NOTEBOOKS / f"{name}.py"), staged, fmt="ipynb")
+    nb = jupytext.read(NOTEBOOKS / f"{name}.py")
+    jupytext.write(nb, staged, fmt="ipynb")
     params: dict[str, object] = {"preset": "smoke"}
     if re.search(r"^figure_dir = ", source, re.MULTILINE):
         params["figure_dir"] = str(folder / "figures" / name)
-    papermill.execute_notebook(str(staged), str(out), parameters=params,
-                               kernel_name="python3", language="python", cwd=str(ROOT),
-                               progress_bar=False, log_output=False)
+    try:
+        papermill.execute_notebook(str(staged), str(out), parameters=params,
+                                   kernel_name="python3", language="python", cwd=str(ROOT),
+                                   progress_bar=False, log_output=False)
+    except papermill.PapermillExecutionError:
+        pass  # `out` holds the error; test_notebook_executes_at_smoke_preset reports it
     staged.unlink()
+    # The page as `make book` publishes it: parameters once, setup collapsed, no stderr.
+    defaults = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    nbformat.write(_renderer().tidy(nbformat.read(out, as_version=4), defaults, params), out)
     return out, ""
 
 
 _SESSION: dict[str, object] = {}  # built once per test session, shared with other modules
 
 
+def _errors(nb) -> list:
+    return [o for c in nb.cells if c.cell_type == "code"
+            for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
 def smoke_book_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """Every notebook executed once at the smoke preset, in the order `make book` uses
     (summary last), sharing one result cache, as the book build does. Memoised for the
-    session, so that tests/test_book_browser.py reuses the same pages."""
+    session (a failure too), so that tests/test_book_browser.py reuses the same pages."""
+    if isinstance(_SESSION.get("smoke_book"), BaseException):
+        raise _SESSION["smoke_book"]
     if "smoke_book" not in _SESSION:
-        folder = tmp_path_factory.mktemp("smoke_book")
-        order = [n for n in ALL if n != "summary"] + [n for n in ALL if n == "summary"]
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("LGM_CACHE", str(folder / "cache"))
-            mp.setenv("LGM_PROGRESS", "0")
-            # As scripts/render_notebook.py: the kernel imports lgm from the checkout, and
-            # this environment's python3 kernelspec comes first.
-            mp.setenv("PYTHONPATH", os.pathsep.join(
-                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
-            mp.setenv("JUPYTER_PATH", os.pathsep.join(
-                p for p in (str(Path(sys.prefix) / "share" / "jupyter"),
-                            os.environ.get("JUPYTER_PATH", "")) if p))
-            _SESSION["smoke_book"] = (folder, {name: execute(name, folder) for name in order})
+        try:
+            _SESSION["smoke_book"] = _execute_all(tmp_path_factory)
+        except BaseException as err:
+            _SESSION["smoke_book"] = err
+            raise
     return _SESSION["smoke_book"]  # type: ignore[return-value]
+
+
+def _execute_all(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """Execute every notebook (summary last) into a fresh folder with its own cache."""
+    folder = tmp_path_factory.mktemp("smoke_book")
+    order = [n for n in ALL if n != "summary"] + [n for n in ALL if n == "summary"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LGM_CACHE", str(folder / "cache"))
+        mp.setenv("LGM_PROGRESS", "0")
+        # As scripts/render_notebook.py: the kernel imports lgm from the checkout, and
+        # this environment's python3 kernelspec comes first.
+        mp.setenv("PYTHONPATH", os.pathsep.join(
+            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p))
+        mp.setenv("JUPYTER_PATH", os.pathsep.join(
+            p for p in (str(Path(sys.prefix) / "share" / "jupyter"),
+                        os.environ.get("JUPYTER_PATH", "")) if p))
+        return folder, {name: execute(name, folder) for name in order}
 
 
 def built_book_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path | None, str]:
@@ -103,8 +126,12 @@ def built_book_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path | No
     if "built_book" not in _SESSION:
         folder, executed = smoke_book_once(tmp_path_factory)
         missing = [why for out, why in executed.values() if out is None]
-        if missing:
-            _SESSION["built_book"] = (None, "; ".join(missing))
+        failed = [out.stem for out, _ in executed.values()
+                  if out is not None and _errors(nbformat.read(out, as_version=4))]
+        if missing or failed:
+            why = "; ".join(missing + [f"{n} failed to execute (see test_notebook_executes_"
+                                       f"at_smoke_preset[{n}])" for n in failed])
+            _SESSION["built_book"] = (None, why)
             return _SESSION["built_book"]  # type: ignore[return-value]
         src = tmp_path_factory.mktemp("book_source")
         for item in ("_config.yml", "_toc.yml", "_vendor", "book"):
@@ -207,7 +234,7 @@ def test_the_parameters_are_shown_once_with_the_values_used():
     rn = _renderer()
     default = 'preset = "quick"\nseeds = [\n    0,\n]\ndevice = "cpu"\nfigure_dir = "x"'
     merged = rn.merged_parameters(default, {"preset": "smoke", "seeds": [1, 2]})
-    assert merged.splitlines()[1:] == ["preset = 'smoke'  # set for this run",
+    assert merged.splitlines()[1:] == ['preset = "smoke"  # set for this run',
                                        "seeds = [1, 2]  # set for this run",
                                        'device = "cpu"', 'figure_dir = "x"']
 
