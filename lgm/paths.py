@@ -25,7 +25,12 @@ CACHE_ENV = "LGM_CACHE"
 
 
 class CacheError(OSError):
-    """lgm could not read or write where it stores things (what, where, what to do)."""
+    """lgm could not read or write where it stores things (what, where, what to do).
+
+    ``errno`` is the system's error number; ``str()`` is the one-line message alone."""
+
+    def __str__(self) -> str:
+        return str(self.strerror or super().__str__())
 
 
 class DiskFullError(CacheError):

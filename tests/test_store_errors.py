@@ -132,4 +132,4 @@ def test_out_under_a_file(tmp_path):
 def test_errors_are_os_errors_with_errno():
     err = paths.store_error(OSError(errno.ENOSPC, "full"), Path("/x/y.json"), "result")
     assert isinstance(err, DiskFullError) and isinstance(err, OSError)
-    assert err.errno == errno.ENOSPC and "disk full" in str(err)
+    assert err.errno == errno.ENOSPC and str(err).startswith("disk full while writing result")
