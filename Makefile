@@ -4,6 +4,7 @@
 #   make book [PRESET=quick]          execute every notebooks/*.py, then build the HTML book
 #   make figure NB=table741 PRESET=paper [DEVICE=cuda]
 #                                     execute one notebook into book/notebooks/ (no book build)
+#   make check-book                   read the built book in headless Chromium (after make book)
 #   make lint | bench | clean | browser-deps
 #
 # Every target that runs Python creates (or reuses) the virtualenv $(VENV); a virtualenv this
@@ -43,12 +44,12 @@ endif
 # The browser test (tests/test_book_browser.py) drives Debian's chromium + chromedriver.
 HAVE_BROWSER := $(and $(shell command -v chromium 2>/dev/null),$(shell command -v chromedriver 2>/dev/null))
 
-.PHONY: all venv test lint book notebooks figure bench clean help browser-deps
+.PHONY: all venv test lint book notebooks figure bench clean help browser-deps check-book
 
 all: test
 
 help:
-	@sed -n '1,14p' Makefile
+	@sed -n '1,15p' Makefile
 
 # ---------------------------------------------------------------- environment
 $(STAMP): requirements.lock pyproject.toml
@@ -108,6 +109,12 @@ book: notebooks
 	    _build/html --include='*.html'; then \
 	  echo "error: the HTML pages above load a script or stylesheet from the network" >&2; exit 1; fi
 	@echo ">>> book: $(CURDIR)/_build/html/index.html"
+
+# The book `make book` built, read page by page in headless Chromium: the checks of
+# tests/test_book_browser.py (console errors, images, MathJax, requests, links, figure text).
+check-book: $(STAMP) $(if $(HAVE_BROWSER),,browser-deps)
+	@test -f _build/html/index.html || { echo "no _build/html/index.html: run make book first" >&2; exit 2; }
+	LGM_BOOK_SOURCE=$(CURDIR) $(PY) -m pytest tests/test_book_browser.py -q -p no:cacheprovider
 
 figure: $(STAMP)
 	$(RENDER) notebooks/$(NB).py
