@@ -51,7 +51,7 @@ import pytest
 import yaml
 from test_notebooks import NOTEBOOKS, ROOT, built_book_once
 
-ON_CI = bool(os.environ.get("CI"))
+ON_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 WINDOW = (1400, 1000)
 MIN_TEXT_PX = 9.0
 DEFAULT_FONT_PT = 10.0  # matplotlib's font.size
@@ -131,6 +131,7 @@ PROBE = r"""
 const done = arguments[arguments.length - 1];
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 const mjWait = arguments[0];
+const delimiters = arguments[1];
 (async () => {
   const t0 = Date.now();
   while (document.readyState !== "complete" && Date.now() - t0 < 20000) await sleep(25);
@@ -156,7 +157,7 @@ const mjWait = arguments[0];
     if (!el || el.closest(skip) || el.getClientRects().length === 0) continue;
     if (getComputedStyle(el).visibility === "hidden") continue;
     const t = n.textContent;
-    for (const d of ["\\(", "\\)", "\\[", "\\]", "$$"]) {
+    for (const d of delimiters) {
       const i = t.indexOf(d);
       if (i >= 0) { raw.push(t.slice(Math.max(0, i - 30), i + 40).replace(/\s+/g, " ")); break; }
     }
@@ -296,7 +297,7 @@ def check_page(drv, book: Book, page: str, mathjax_wait_ms: int = 8000) -> list[
     drv.get_log("browser")
     drv.get_log("performance")
     drv.get(path.as_uri())
-    r = drv.execute_async_script(PROBE, mathjax_wait_ms)
+    r = drv.execute_async_script(PROBE, mathjax_wait_ms, list(TEX_DELIMITERS))
     problems = [f"{page}: console error: {e['message'][:300]}" for e in drv.get_log("browser")
                 if e.get("level") == "SEVERE"]
     if r["mathjax"] != "ok":
@@ -412,7 +413,7 @@ def test_a_figure_can_be_enlarged(driver, book):
     if page is None:
         pytest.skip("no page with a figure")
     driver.get((b.html / f"{page}.html").as_uri())
-    driver.execute_async_script(PROBE, 2000)
+    driver.execute_async_script(PROBE, 2000, list(TEX_DELIMITERS))
     opened = driver.execute_script(
         "const img = document.querySelector('.bd-article img.lgm-zoomable');"
         "if (!img) return 'no zoomable figure';"
