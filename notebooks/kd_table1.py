@@ -188,8 +188,8 @@ page.show_claims(teachers)
 # teacher better on all four "-T" columns (FID-T 1.92 against 2.11 for ours, seed 0); with
 # width 8, the teacher's own, ours is better on all four (FID-T 1.63 against 2.49 for local,
 # 1NN-T 0.84 against 0.94). Eq. 4 matches the teacher path by path on shared noise, so a
-# student that can represent the teacher copies it sample by sample (a 1NN-T below 1: some
-# student samples have their own teacher twin as nearest neighbour), while local
+# student that can represent the teacher copies it sample by sample (the lower 1NN-T: its
+# samples are harder to tell from the teacher's), while local
 # distillation fits each conditional at the teacher's samples and its errors add up along
 # the ladder when the student runs on its own samples. Against the data nothing follows at
 # this budget: the teacher (FID 8.37) is worse than the students trained from scratch (8.22
