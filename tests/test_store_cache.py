@@ -205,3 +205,8 @@ def test_the_cache_hands_each_stack_its_checkpoint_folder(runs, data_root):
     folders = sorted(p.name for p in (cache.cache_root() / "ckpt").iterdir())
     assert len(folders) == 1 and "-stack2-" in folders[0]
     assert (cache.cache_root() / "ckpt" / folders[0] / "last.pt").is_file()
+
+
+def test_a_config_asked_for_twice_is_computed_once(runs, data_root):
+    results = cache.cached_runs([cfg(), cfg(), cfg(seed=1)])
+    assert [r["config"]["seed"] for r in results] == [0, 0, 1] and runs.calls == [[0, 1]]

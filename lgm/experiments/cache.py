@@ -485,7 +485,7 @@ def cached_runs(cfgs: list[RunConfig], *, compute: bool = True, resume: bool = T
             if done[id(c)].get("cache") != "computed":
                 done[id(c)]["cache"] = "hit"
             for i, other in enumerate(cfgs):
-                if other is c:
+                if found[i] is None and other == c:  # a config asked for twice: one result
                     found[i] = done[id(c)]
     return found  # type: ignore[return-value]
 
