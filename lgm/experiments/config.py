@@ -58,6 +58,7 @@ class LifelongKnobs(BaseModel):
     max_epochs: PositiveInt = 200
     min_epochs: PositiveInt = 1                   # burn-in before early stopping may trigger
     patience: PositiveInt = 50                    # epochs without validation improvement
+    min_delta: float = Field(0.0, ge=0.0, lt=1.0, allow_inf_nan=False)  # relative; 0: any
     val_fraction: float = Field(0.1, gt=0.0, lt=1.0, allow_inf_nan=False)
     max_per_task: int | None = Field(None, ge=2)  # subsample each task (quick presets)
     binarize: bool = False                        # threshold images at 0.5
@@ -104,7 +105,8 @@ class LifelongKnobs(BaseModel):
     def schedule(self) -> Schedule:
         """Optimiser, batch, early stopping and temperature: all that the loop needs."""
         return Schedule(lr=self.lr, batch_size=self.batch_size, max_epochs=self.max_epochs,
-                        min_epochs=self.min_epochs, patience=self.patience, tau0=self.tau0,
+                        min_epochs=self.min_epochs, patience=self.patience,
+                        min_delta=self.min_delta, tau0=self.tau0,
                         tau_rate=self.tau_rate, tau_min=self.tau_min)
 
 

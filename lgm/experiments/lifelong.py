@@ -271,7 +271,7 @@ def fit_task(cfgs: Sequence[RunConfig], model: DiscreteContinuousVAE, teacher: T
     fits = train_task(model, objective, train_x, val_x, cfg.schedule, task=t, generators=gens,
                       eval_seeds=[eval_seed(c, t) for c in cfgs])
     return [{"epochs": f.epochs, "best_epoch": f.best_epoch, "best_val": f.best_val,
-             "steps": f.steps, "terms": f.terms} for f in fits]
+             "steps": f.steps, "terms": f.terms, "val_curve": f.val_curve} for f in fits]
 
 
 def accumulate_fisher(cfgs: Sequence[RunConfig], model: DiscreteContinuousVAE,

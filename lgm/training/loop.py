@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -66,6 +66,7 @@ class TaskTraining:
     best_val: float          # validation negative ELBO at the restored weights
     steps: int
     terms: dict[str, float]  # mean loss terms of the last epoch the seed trained
+    val_curve: list[float] = field(default_factory=list)  # validation -ELBO after each epoch
 
 
 def minibatch_order(n: int, steps: int, rows: int, generator: torch.Generator,
@@ -253,6 +254,7 @@ def train_task(
     best_val = [math.inf] * s
     best_epoch, stopped = [0] * s, [0] * s
     last_terms: list[list[float]] = [[math.nan] * len(TERMS) for _ in range(s)]
+    curves: list[list[float]] = [[] for _ in range(s)]
     bar = progress(range(schedule.max_epochs), desc=f"task {task}", leave=False)
     for epoch in bar:
         student.train()
@@ -271,7 +273,8 @@ def train_task(
             if not active[i]:
                 continue
             last_terms[i] = means[i]
-            if val[i] < best_val[i]:
+            curves[i].append(val[i])
+            if improves(val[i], best_val[i], schedule.min_delta):
                 best_val[i], best_epoch[i] = val[i], epoch
                 for t, bt in zip(step.state, best, strict=True):
                     bt[i].copy_(t[i].detach())
@@ -290,5 +293,14 @@ def train_task(
             t.copy_(bt)
     return [TaskTraining(epochs=stopped[i] or epoch + 1, best_epoch=best_epoch[i] + 1,
                          best_val=best_val[i], steps=(stopped[i] or epoch + 1) * steps,
-                         terms=dict(zip(TERMS, last_terms[i], strict=True)))
+                         terms=dict(zip(TERMS, last_terms[i], strict=True)),
+                         val_curve=curves[i])
             for i in range(s)]
+
+
+def improves(value: float, best: float, min_delta: float = 0.0) -> bool:
+    """Early stopping's test: ``value`` beats ``best`` by more than ``min_delta`` relative
+    (0: any decrease counts, as in the reference code)."""
+    if not math.isfinite(best):
+        return value < best
+    return value < best - min_delta * abs(best)

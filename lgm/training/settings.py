@@ -33,6 +33,7 @@ class Schedule:
     max_epochs: int = 200
     min_epochs: int = 1                   # burn-in before early stopping may trigger
     patience: int = 50                    # epochs without validation improvement
+    min_delta: float = 0.0                # relative decrease that counts as an improvement
     tau0: float = 1.0                     # tau(step) = max(tau_min, tau0 exp(-tau_rate step))
     tau_rate: float = 3e-5
     tau_min: float = 0.5
