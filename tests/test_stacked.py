@@ -181,3 +181,16 @@ def test_seed_lists_on_the_command_line():
     for bad in ("a", "3-1x", "1,1", "-1"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_seeds(bad)
+
+
+def test_a_relative_threshold_stops_a_slowly_improving_seed(float64_one_thread):
+    """min_delta: only a decrease of more than min_delta x |best| counts as an improvement.
+    With 0.5 nothing after the first epoch counts, so training stops at 1 + patience; with 0
+    the same seed improves every epoch (see the test above) and runs to max_epochs. Every
+    epoch's validation -ELBO is kept."""
+    tasks = [as_float64(tiny_sequence(1, n_train=32, n_val=16, seed=0))]
+    strict = small("vanilla", 0, max_epochs=6, patience=2, num_tasks=1, lr=3e-3, min_delta=0.5)
+    fit = run_stack([strict], tasks=tasks)[0]["tasks"][0]["training"]
+    assert (fit["epochs"], fit["best_epoch"]) == (3, 1)
+    assert len(fit["val_curve"]) == 3 and fit["val_curve"][0] == fit["best_val"]
+    assert all(v < fit["val_curve"][0] for v in fit["val_curve"][1:])  # it did improve a bit
