@@ -210,3 +210,9 @@ def test_the_cache_hands_each_stack_its_checkpoint_folder(runs, data_root):
 def test_a_config_asked_for_twice_is_computed_once(runs, data_root):
     results = cache.cached_runs([cfg(), cfg(), cfg(seed=1)])
     assert [r["config"]["seed"] for r in results] == [0, 0, 1] and runs.calls == [[0, 1]]
+
+
+def test_lookup_finds_the_data_fingerprint_itself(runs, data_root):
+    cache.cached_run(cfg())
+    assert cache.lookup(cfg())["config"]["seed"] == 0
+    assert cache.lookup(cfg(), cache.data_fingerprint(cfg())) is not None

@@ -400,8 +400,15 @@ def _candidates(cfg: RunConfig, fp: DataFingerprint | None) -> list[Path]:
             *sorted(_local().glob(pattern))]
 
 
-def lookup(cfg: RunConfig, fp: DataFingerprint | None = None) -> dict[str, Any] | None:
-    """The cached result of ``cfg`` if there is a sound one (see the module docstring)."""
+_FIND = "find"
+
+
+def lookup(cfg: RunConfig, fp: DataFingerprint | None | str = _FIND) -> dict[str, Any] | None:
+    """The cached result of ``cfg`` if there is a sound one (see the module docstring).
+    ``fp``: the data fingerprint of ``cfg`` if already known (None: the data is not at hand);
+    by default it is computed."""
+    if isinstance(fp, str):
+        fp = data_fingerprint(cfg)
     fingerprint = entry_fingerprint(LIFELONG_ENTRY)
     asked = config_params(cfg)
     data = fp.digest if fp is not None else None
