@@ -12,6 +12,7 @@ from lgm.data.datasets import (
     locate_dataset,
     to_float,
 )
+from lgm.data.fingerprint import DataFile, DataFingerprint, file_sha256, recording_reads
 from lgm.data.idx import (
     ENV_VAR,
     DataNotFoundError,
@@ -27,6 +28,8 @@ from lgm.data.tasks import (
     PERMUTATION_SEED_BASE,
     Task,
     TaskSequence,
+    experiment_datasets,
+    experiment_fingerprint,
     make_tasks,
     pixel_permutation,
 )
@@ -39,6 +42,8 @@ __all__ = [
     "EXPERIMENTS",
     "FASHION_CLASSES",
     "PERMUTATION_SEED_BASE",
+    "DataFile",
+    "DataFingerprint",
     "DataNotFoundError",
     "IdxFormatError",
     "Task",
@@ -46,6 +51,9 @@ __all__ = [
     "clear_cache",
     "data_roots",
     "download_root",
+    "experiment_datasets",
+    "experiment_fingerprint",
+    "file_sha256",
     "image_shape",
     "load_dataset",
     "load_uint8",
@@ -53,6 +61,7 @@ __all__ = [
     "make_tasks",
     "pixel_permutation",
     "read_idx",
+    "recording_reads",
     "to_float",
     "write_idx",
 ]
