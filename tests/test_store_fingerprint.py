@@ -88,3 +88,12 @@ def test_the_key_holds_no_code_version(no_data):
 
 def test_an_entry_module_without_fingerprint_falls_back_to_its_source_hash():
     assert cache.entry_fingerprint("lgm.data.idx") == cache.code_version("lgm.data.idx")
+
+
+def test_fingerprints_compare_within_rounding_of_their_scale():
+    assert cache.same_fingerprint([500.0, 0.3], [500.0 * (1 + 5e-10), 0.3 + 1e-10])
+    assert not cache.same_fingerprint([500.0, 0.3], [500.0, 0.3 + 1e-5])
+    assert not cache.same_fingerprint([500.0, 0.3], [500.0 * (1 + 1e-8), 0.3])
+    assert not cache.same_fingerprint([500.0], [500.0, 0.3])
+    assert not cache.same_fingerprint([True], [1.0]) and not cache.same_fingerprint(None, [1.0])
+    assert cache.same_fingerprint("abc", "abc") and not cache.same_fingerprint([1.0], "abc")
