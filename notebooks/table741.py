@@ -57,6 +57,7 @@ page = begin("table741", preset=preset, seeds=seeds, device=device, data_root=da
 
 # %% tags=["hide-input"]
 counts, summary = table741.table(page)
+page.anchor()
 display(Markdown(counts))
 display(Markdown(summary))
 

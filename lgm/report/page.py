@@ -184,6 +184,11 @@ class Page:
                 c = c.model_copy(update={"page": self.name, "preset": self.preset})
             self.claims.append(c)
 
+    def anchor(self) -> None:
+        """Mark where the page's checks are shown (the summary links to ``#verdicts``), for a
+        page that shows them in a table of its own instead of :meth:`show_claims`."""
+        _display_html(f'<div id="{ANCHOR}"></div>')
+
     def show_claims(self, note: str = "") -> None:
         """Display the verdict table (and a note under it)."""
         _display_html(claims_html(self.claims) + (f"<p>{html.escape(note)}</p>" if note else ""))
