@@ -97,3 +97,15 @@ def test_fingerprints_compare_within_rounding_of_their_scale():
     assert not cache.same_fingerprint([500.0], [500.0, 0.3])
     assert not cache.same_fingerprint([True], [1.0]) and not cache.same_fingerprint(None, [1.0])
     assert cache.same_fingerprint("abc", "abc") and not cache.same_fingerprint([1.0], "abc")
+
+
+def test_cached_call_takes_the_fingerprint_of_its_entry_module(monkeypatch):
+    seen = []
+    monkeypatch.setattr(cache, "entry_fingerprint", lambda entry: seen.append(entry) or [1.0])
+
+    def compute(params):
+        return {"provenance": {}}
+
+    cache.cached_call("g", "n", {}, compute)
+    cache.cached_call("g", "m", {}, compute, entry="lgm.experiments.kd_hm")
+    assert seen == [__name__, "lgm.experiments.kd_hm"]

@@ -546,20 +546,20 @@ def _data_unchanged(entry: dict[str, Any], roots: Sequence[Path]) -> bool:
 
 def cached_call(group: str, name: str, params: dict[str, Any],
                 compute: Callable[[dict[str, Any]], dict[str, Any]], *,
-                recompute: bool = True) -> dict[str, Any]:
+                recompute: bool = True, entry: str | None = None) -> dict[str, Any]:
     """``compute(params)`` through the result cache (same rules as :func:`cached_run`).
 
     For experiments that are not a lifelong :class:`RunConfig` (the KD paper's). The numerics
-    fingerprint is that of ``compute``'s module (its ``fingerprint()``, else its code
-    version). ``compute`` must return a dict with ``provenance`` (see
-    :func:`lgm.provenance.provenance`); numpy arrays go under ``arrays``. The data files it
-    read through :mod:`lgm.data` are recorded (``data_fingerprint``: paths relative to the
-    data root, sizes, sha256; or what ``compute`` returns there) and checked on every lookup:
-    an entry whose files changed since is recomputed. The stored result also records
-    ``params`` and the fingerprint. ``recompute=False`` raises ``LookupError`` when nothing
-    is cached.
+    fingerprint is that of the entry module, ``entry`` or else ``compute``'s module (its
+    ``fingerprint()``, else its code version). ``compute`` must return a dict with
+    ``provenance`` (see :func:`lgm.provenance.provenance`); numpy arrays go under ``arrays``.
+    The data files it reads through :mod:`lgm.data` are recorded (``data_fingerprint``: paths
+    relative to the data root, sizes, sha256; or what ``compute`` returns there) and checked
+    on every lookup: an entry whose files changed since is recomputed. The stored result also
+    records ``params`` and the fingerprint. ``recompute=False`` raises ``LookupError`` when
+    nothing is cached.
     """
-    entry_module = compute.__module__
+    entry_module = entry or compute.__module__
     fingerprint = entry_fingerprint(entry_module)
     paths = call_paths(group, name, params)
     asked = _canonical(params)
