@@ -13,6 +13,23 @@ steps each by the student objective of each method (lifelong: eq. 6 with the con
 information-gain terms and replay from the teacher; EWC: the penalty of section 5 with the
 diagonal Fisher; vanilla), then evaluated (negative test ELBO, eq. 5; teacher-student
 agreement). Changing anything it runs changes its numbers; keep it equal through a refactor.
+Its values were computed with the code of commit 25231c6 (which produced the committed
+``results/fashion``) and with the code after the lifelong refactor: they are equal float for
+float, and ``tests/test_store_fingerprint.py`` checks that the current code still gives them.
+
+Adding a fingerprint for an experiment module (the cache's "entry" module: the module of the
+``compute`` handed to ``cached_call``, or ``entry=``): define ``fingerprint() -> list[float]``
+in it, a deterministic computation that
+
+- runs on the CPU in float64 (``torch.set_default_dtype`` inside ``try``/``finally``; it is
+  process-wide, so compute fingerprints before starting threads), on one thread;
+- builds a tiny model from fixed seeds and fixed synthetic data (never files), and takes a few
+  optimiser steps through the experiment's real training and evaluation functions;
+- returns the numbers that the results depend on (losses, metrics), finite, in under 2 s.
+
+The cache computes it once per process. Stored results of the module stay valid while the
+fingerprint stays equal; when a change of the numbers is intended, the results computed before
+are stale and are recomputed (committed ones must be recomputed and committed again).
 """
 
 from __future__ import annotations
