@@ -10,18 +10,27 @@ import pytest
 import torch
 
 from lgm.experiments.kd_toy import (
-    ToyConfig,
+    CONFIG,
+    EXPERIMENTS,
+    METHODS,
+    PRESETS,
+    claims,
     growth_slope,
-    kl_table,
-    run_kd_toy,
+    reproduced,
+    run_toy,
+    summary,
     toy_config,
+    verdict_lines,
 )
+from lgm.experiments.kd_toy_engine import Layout, _teacher_path, chain_losses
+from lgm.experiments.spec import ConfigError
 from lgm.metrics.density_ratio import density_ratio_kl, polynomial_features
 from lgm.models.chains import (
     BinomialChainStudent,
     BinomialChainTeacher,
     GaussianChainStudent,
     GaussianChainTeacher,
+    StackedChainStudents,
     binomial_inverse_cdf,
     power_mean,
 )
@@ -68,6 +77,23 @@ def test_binomial_inverse_cdf_is_the_binomial_law_and_shares_noise() -> None:
     assert (same == k).float().mean() > 0.999  # near-equal rates, shared u: same draws
     with pytest.raises(ValueError, match="noise shape"):
         binomial_inverse_cdf(1000, p, u[:10])
+
+
+def test_binomial_inverse_cdf_with_wide_windows_and_near_certain_zeros() -> None:
+    """Rates across the range (windows of every width) and tiny rates (the zero shortcut)."""
+    g = torch.Generator().manual_seed(3)
+    p = torch.tensor([0.5, 0.9, 0.03, 1e-9, 0.999]).repeat_interleave(20_000)[:, None]
+    u = torch.rand(p.shape, generator=g, dtype=torch.float64)
+    k = binomial_inverse_cdf(1000, p.double(), u)
+    for rate, draws in zip([0.5, 0.9, 0.03, 1e-9, 0.999], k.reshape(5, -1), strict=True):
+        law = torch.distributions.Binomial(1000, probs=torch.tensor(rate, dtype=torch.float64))
+        mean, var = 1000 * rate, 1000 * rate * (1 - rate)
+        assert draws.mean().item() == pytest.approx(mean, abs=4 * math.sqrt(var / 20_000) + 1e-9)
+        median = int(law.mean)
+        cdf = law.log_prob(torch.arange(median + 1.0, dtype=torch.float64)).exp().sum().item()
+        assert (draws <= median).double().mean().item() == pytest.approx(cdf, abs=0.015)
+    single = binomial_inverse_cdf(1000, torch.tensor([[0.5]]), torch.tensor([[0.5]]))
+    assert single.item() == 500.0  # the median of B(1000, 1/2)
 
 
 def test_residual_students_start_at_their_skip_connection() -> None:
@@ -147,22 +173,54 @@ def test_density_ratio_input_errors() -> None:
 
 
 # ----------------------------------------------------------------------------- experiment
+def test_stacked_students_equal_to_the_teacher_have_zero_loss() -> None:
+    """Student = teacher (a linear teacher, mu(z) = z; zero residual, std 0.1): eq. 7 and the
+    local loss are exactly 0."""
+    teacher = GaussianChainTeacher(3, power=1.0, std=0.1).double()
+    g = torch.Generator().manual_seed(0)
+    roots, draws = torch.rand(1, 32, generator=g).double(), torch.randn(1, 3, 32, generator=g)
+    path, t_params = _teacher_path(teacher, roots, draws.double())
+    for method in METHODS:
+        layout = Layout(method, [1, 3], [0])
+        student = StackedChainStudents("gaussian", layout.init(16), 3, 16, std0=0.1,
+                                       dtype=torch.float64)
+        losses = chain_losses("gaussian", student, layout, path, t_params, draws.double(),
+                              layout.weights(0.1).double())
+        assert float(losses.detach().abs().max()) < 1e-12  # log(std_s / std_t) rounds to ~1e-16
+
+
+def test_layout_reads_local_depths_off_the_deepest_chain() -> None:
+    ours, local = Layout("ours", [1, 2, 5], [3, 4]), Layout("local", [1, 2, 5], [3, 4])
+    assert ours.chains[0] == (5, 0) and len(ours.chains) == 6 and ours.active == [6, 4, 2, 2, 2]
+    assert local.chains == [(5, 0), (5, 1)] and local.chain(2, 1) == 1
+    assert torch.equal(ours.weights(0.1)[ours.chain(2, 0)],
+                       torch.tensor([0.1, 1.0, 0, 0, 0], dtype=torch.float64))
+    assert local.weights(0.1)[0].tolist() == [1.0] * 5
+    values = torch.arange(10.0).reshape(2, 5)  # [chain, conditional]
+    assert local.grid(values).tolist() == [[0.0, 1.0, 4.0], [5.0, 6.0, 9.0]]
+
+
 @pytest.mark.parametrize("chain", ["gaussian", "binomial"])
 def test_smoke_run_of_the_experiment_is_cached(chain: str) -> None:
-    cfg = toy_config("smoke", chain, layers=(1, 2), steps=5, batch=64, kl_samples=200)
-    result = run_kd_toy(cfg)
-    assert len(result["runs"]) == 4
-    run = result["runs"][0]
-    assert run["cache"] == "computed" and "synthetic" in run["data"]
-    assert math.isfinite(run["kl"]) and run["kl_stderr"] > 0
-    assert run["arrays"]["loss"].shape == (5,) and run["arrays"]["y_teacher"].shape == (200,)
-    table = kl_table(result)
-    assert set(table) == {"ours", "local"} and table["ours"]["kl"].shape == (2,)
-    # L = 1: both methods distil the single conditional y | z1 alike
-    assert table["ours"]["kl"][0] == pytest.approx(table["local"]["kl"][0])
-    again = run_kd_toy(cfg)
-    assert all(r["cache"] == "hit" for r in again["runs"])
-    assert again["runs"][1]["kl"] == result["runs"][1]["kl"]
+    cfg = toy_config("smoke", chain, layers=(1, 2), steps=5, batch=32, kl_samples=200)
+    result = run_toy(cfg)
+    assert result["cache"] == "computed" and "synthetic" in result["data"]
+    for m in METHODS:
+        exact = np.asarray(result[f"kl_exact_{m}"])
+        assert exact.shape == (1, 2) and np.all(exact >= 0)
+        assert np.all(np.asarray(result[f"kl_se_{m}"]) > 0)
+        errors = result["arrays"][f"layer_error_{m}"]
+        assert errors.shape == (1, 2, 2) and np.isnan(errors[0, 0, 1])
+        # chain rule: sum of per-layer errors = joint KL >= output KL (data processing)
+        assert np.all(np.asarray(result[f"kl_joint_{m}"]) >= exact * (1 - 1e-9))
+    # L = 1: one conditional, the same initial weights and noise: the methods coincide (up to
+    # float32 rounding: the two stacks hold different numbers of chains)
+    assert result["kl_exact_ours"][0][0] == pytest.approx(result["kl_exact_local"][0][0],
+                                                          rel=1e-3)
+    again = run_toy(cfg)
+    assert again["cache"] == "hit" and again["kl_exact_ours"] == result["kl_exact_ours"]
+    table = summary(result)
+    assert set(table) == set(METHODS) and table["ours"]["mean"].shape == (2,)
 
 
 def test_growth_slope_recovers_a_line() -> None:
@@ -173,22 +231,46 @@ def test_growth_slope_recovers_a_line() -> None:
         growth_slope(layers[:1], layers[:1] * 0.1, np.ones(1))
 
 
+def fake_result(local: list[list[float]], ours: list[list[float]]) -> dict:
+    return {"config": {"methods": ["ours", "local"], "layers": [1, 5, 10, 20]},
+            "kl_exact_ours": ours, "kl_exact_local": local}
+
+
+def test_claims_follow_the_rules() -> None:
+    grows = [[0.01, 0.05, 0.1, 0.2], [0.012, 0.052, 0.098, 0.21]]
+    flat = [[0.01, 0.011, 0.01, 0.011], [0.011, 0.01, 0.011, 0.01]]
+    c = claims(fake_result(grows, flat))
+    assert c["local_grows"] and c["ours_below"] and c["slower"] and reproduced(c)
+    lines = verdict_lines(fake_result(grows, flat), "Fig. 2", "literal")
+    assert [": holds." in line for line in lines] == [True, True, True]
+    c = claims(fake_result(flat, grows))
+    assert not c["local_grows"] and not c["ours_below"] and not reproduced(c)
+
+
 def test_config_errors_name_the_field() -> None:
-    with pytest.raises(ValueError, match="unknown chain 'poisson'; known: gaussian, binomial"):
-        ToyConfig(chain="poisson")
-    with pytest.raises(ValueError, match="unknown preset"):
+    with pytest.raises(ConfigError, match="lr: Input should be a finite number"):
+        toy_config("quick", lr=math.inf)
+    with pytest.raises(ConfigError, match="lam"):
+        toy_config("quick", lam=math.inf)
+    with pytest.raises(ConfigError, match="unknown preset"):
         toy_config("huge")
-    with pytest.raises(ValueError, match="unknown parameter"):
+    with pytest.raises(ConfigError, match="unknown parameter"):
         toy_config("smoke", depth=3)
-    with pytest.raises(ValueError, match="layers must be ints >= 1"):
-        ToyConfig(layers=(0, 2))
-    with pytest.raises(ValueError, match="methods must be among"):
-        ToyConfig(methods=("marginal",))
-    with pytest.raises(ValueError, match="lr must be a float > 0"):
-        ToyConfig(lr=-0.1)
-    with pytest.raises(ValueError, match="steps must be an int >= 1"):
-        ToyConfig(steps=2.5)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="kl_samples"):
-        ToyConfig(kl_samples=10)
+    with pytest.raises(ConfigError, match="layers"):
+        toy_config("smoke", layers=(2, 2))
+    with pytest.raises(ConfigError, match="methods"):
+        toy_config("smoke", methods=("marginal",))
+    with pytest.raises(ConfigError, match="steps"):
+        toy_config("smoke", steps=2.5)
+    with pytest.raises(ConfigError, match="steps"):
+        toy_config("smoke", steps=True)
+    with pytest.raises(ConfigError, match="kl_samples"):
+        toy_config("smoke", kl_samples=10)
+    with pytest.raises(ValueError, match="unknown chain"):
+        toy_config("smoke", "poisson")
+    assert toy_config("quick", device="cuda:0").device == "cuda:0"
     assert toy_config("paper").layers == tuple(range(1, 21))
-    assert toy_config("quick", "binomial").to_dict()["layers"] == [1, 5, 10, 20]
+    assert toy_config("paper", "binomial").seeds == (0, 1, 2, 3, 4)
+    assert toy_config("quick", "binomial", seeds=[3]).seeds == (3,)
+    assert [e.name for e in EXPERIMENTS] == ["kd_toy_gaussian", "kd_toy_binomial"]
+    assert all(e.config is CONFIG and e.presets is PRESETS for e in EXPERIMENTS)

@@ -1,302 +1,337 @@
-"""The KD paper's toy error-accumulation experiments (fig. 2, section 3.2; fig. 5, section 4.1).
+"""The KD paper's toy error-accumulation experiments (Fig. 2, section 3.2; Fig. 5, section 4.1).
 
-For every depth L in a list and every method (``"ours"``: eq. 7; ``"local"``: fig. 3d), a
-residual student chain (:mod:`lgm.models.chains`) is distilled data-free from the exact teacher
-chain of depth L (:func:`lgm.training.distill.distill`), and the accumulated error
-KL(teacher output || student output) is estimated from samples of the target y with the
-density-ratio estimator (:func:`lgm.metrics.density_ratio.density_ratio_kl`; on log(1 + y)
-for the binomial counts, where a polynomial log-ratio fits better). One run = one (L, method,
-seed), cached with :func:`lgm.experiments.cache.cached_call`.
+For every depth L, every seed and both methods (``"ours"``: eq. 7; ``"local"``: fig. 3d), a
+student chain (:class:`lgm.models.chains.StackedChainStudents`) is distilled data-free from the
+exact teacher chain of depth L, all of them in one tensor program
+(:mod:`lgm.experiments.kd_toy_engine`). The accumulated error KL(teacher y || student y) is
+computed exactly (:mod:`lgm.metrics.chain_kl`) and estimated as the paper does, by density-ratio
+estimation from samples (:mod:`lgm.metrics.density_ratio`); the per-layer errors of every student
+are computed exactly too. One figure = one cached result (:func:`run_toy`).
 
-Settings the paper leaves out, and ours: Adam with learning rate 1e-2, lambda = 0.1 (the
-value the reference code uses for its VAEs), a batch of fresh shared noise every step, one
-residual tanh network of 16 hidden units per conditional, the same budget for both methods.
+Settings the paper leaves open, and ours (the *literal reading*): Adam with learning rate 1e-2,
+lambda = 0.1 (the reference code's value for its VAEs), a batch of fresh shared noise every step,
+the same budget for both methods, and a student of the teacher's form plus a residual tanh
+network of 16 units per conditional. :data:`READINGS` varies what the paper leaves open (student
+capacity, training budget, the binomial chain's initial law, the noise level).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import time
-from contextlib import nullcontext
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
-import torch
+from pydantic import Field, FiniteFloat, NonNegativeInt, PositiveInt, field_validator
 
-from lgm.device import cpu_threads, resolve_device
 from lgm.experiments.cache import cached_call
-from lgm.experiments.report import markdown_table
-from lgm.metrics.density_ratio import density_ratio_kl
-from lgm.models.chains import (
-    BinomialChainStudent,
-    BinomialChainTeacher,
-    Chain,
-    GaussianChainStudent,
-    GaussianChainTeacher,
-)
-from lgm.provenance import provenance
-from lgm.training.distill import METHODS, distill
+from lgm.experiments.kd_toy_engine import fingerprint as engine_fingerprint
+from lgm.experiments.kd_toy_engine import run_figure
+from lgm.experiments.spec import Experiment, ExperimentConfig, make_config
 
 CHAINS = ("gaussian", "binomial")
-PRESETS = ("smoke", "quick", "paper")
-DATA = {"gaussian": "synthetic: samples of the Gaussian toy chain of section 3.2 (no data set)",
-        "binomial": "synthetic: samples of the binomial toy chain of section 4.1 (no data set)"}
+METHODS = ("ours", "local")
+PAGES = {"gaussian": "kd_fig2", "binomial": "kd_fig5"}
+FIGURES = {"gaussian": "Fig. 2", "binomial": "Fig. 5"}
 
 
-@dataclass(frozen=True)
-class ToyConfig:
-    """One figure's runs: every depth in ``layers`` x every method x every seed."""
+class ToyConfig(ExperimentConfig):
+    """One toy figure's runs: every depth in ``layers`` x every method x every seed."""
 
-    chain: str = "gaussian"
-    layers: tuple[int, ...] = (1, 5, 10, 20)
-    methods: tuple[str, ...] = ("ours", "local")
-    seeds: tuple[int, ...] = (0,)
-    steps: int = 200
-    batch: int = 1024
-    lr: float = 1e-2
-    lam: float = 0.1
-    hidden: int = 16
-    kl_samples: int = 5000
-    kl_degree: int = 4
-    kl_folds: int = 5
-    device: str = "cpu"
-    preset: str = "quick"
+    chain: Literal["gaussian", "binomial"] = "gaussian"
+    layers: tuple[PositiveInt, ...] = (1, 5, 10, 20)
+    methods: tuple[Literal["ours", "local"], ...] = ("ours", "local")
+    steps: PositiveInt = 200
+    batch: PositiveInt = 1024
+    lr: FiniteFloat = Field(1e-2, gt=0)
+    lam: FiniteFloat = Field(0.1, ge=0)
+    hidden: PositiveInt = 16
+    student: Literal["residual", "mlp"] = "residual"
+    noise_std: FiniteFloat = Field(0.1, gt=0)
+    root_high: FiniteFloat = Field(1.0, gt=0, le=1000)
+    kl_samples: PositiveInt = 5000
+    kl_degree: PositiveInt = 4
+    kl_folds: NonNegativeInt = Field(5, ge=2)
 
-    def __post_init__(self) -> None:
-        if self.chain not in CHAINS:
-            raise ValueError(f"unknown chain {self.chain!r}; known: {', '.join(CHAINS)}")
-        if self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; known: {', '.join(PRESETS)}")
-        for name in ("layers", "methods", "seeds"):
-            if not isinstance(getattr(self, name), tuple) or not getattr(self, name):
-                raise ValueError(f"{name} must be a non-empty tuple, got "
-                                 f"{getattr(self, name)!r}")
-        if any(not _is_int(v) or v < 1 for v in self.layers):
-            raise ValueError(f"layers must be ints >= 1, got {self.layers}")
-        if any(m not in METHODS for m in self.methods):
-            raise ValueError(f"methods must be among {METHODS}, got {self.methods}")
-        if any(not _is_int(s) or s < 0 for s in self.seeds):
-            raise ValueError(f"seeds must be ints >= 0, got {self.seeds}")
-        for name in ("steps", "batch", "hidden", "kl_degree", "kl_folds"):
-            if not _is_int(getattr(self, name)) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {getattr(self, name)!r}")
-        if not _is_int(self.kl_samples) or self.kl_samples < 5 * self.kl_folds:
-            raise ValueError(f"kl_samples must be an int >= 5 * kl_folds, got "
-                             f"{self.kl_samples!r}")
-        if not (isinstance(self.lr, float) and self.lr > 0):
-            raise ValueError(f"lr must be a float > 0, got {self.lr!r}")
-        if not (isinstance(self.lam, float) and self.lam >= 0):
-            raise ValueError(f"lam must be a float >= 0, got {self.lam!r}")
-        if self.device not in ("cpu", "cuda", "auto"):
-            raise ValueError(f"device must be cpu, cuda or auto, got {self.device!r}")
+    @field_validator("layers")
+    @classmethod
+    def _layers(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or len(set(v)) != len(v) or max(v) > 50:
+            raise ValueError(f"layers must be distinct depths in 1..50, got {list(v)}")
+        return tuple(sorted(v))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in dataclasses.asdict(self).items()}
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError(f"methods must be distinct and non-empty, got {list(v)}")
+        return v
+
+    @field_validator("kl_samples")
+    @classmethod
+    def _samples(cls, v: int) -> int:
+        if v < 50:
+            raise ValueError(f"kl_samples must be >= 50, got {v}")
+        return v
 
 
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+CONFIG = ToyConfig
+PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": dict(layers=(1, 3), steps=20, batch=64, kl_samples=400),
+    "quick": dict(layers=(1, 2, 5, 10, 20), steps=300, batch=256, kl_samples=4000),
+    "paper": dict(layers=tuple(range(1, 21)), steps=4000, batch=1024, kl_samples=20000),
+}
+PAPER_SEEDS = (0, 1, 2, 3, 4)
+PAPER: dict[str, Any] = {
+    "gaussian": {"figure": "Fig. 2", "layers": [1, 20], "numbers": None,
+                 "claims": ["the KL of local distillation grows linearly with L",
+                            "ours increases slowly"]},
+    "binomial": {"figure": "Fig. 5", "layers": [1, 20], "numbers": None,
+                 "claims": ["the KL of local distillation grows with L",
+                            "ours stays at a stable low level"]},
+}
 
-
-PRESET_VALUES: dict[str, dict[str, dict[str, Any]]] = {
-    "smoke": {"gaussian": dict(layers=(1, 3), steps=20, batch=128, kl_samples=400),
-              "binomial": dict(layers=(1, 3), steps=20, batch=128, kl_samples=400)},
-    "quick": {"gaussian": dict(layers=(1, 5, 10, 20), steps=60, batch=256, kl_samples=4000),
-              "binomial": dict(layers=(1, 5, 10, 20), steps=25, batch=128, kl_samples=4000)},
-    "paper": {c: dict(layers=tuple(range(1, 21)), steps=4000, batch=1024, kl_samples=20000,
-                      seeds=(0, 1, 2)) for c in CHAINS},
+# The readings: what the paper leaves open, varied one thing at a time (label, what, overrides).
+READING_BUDGET: dict[str, dict[str, Any]] = {
+    "gaussian": dict(layers=(1, 2, 4, 7, 10, 15, 20), steps=1000, batch=512, kl_samples=8000,
+                     seeds=(0, 1, 2)),
+    # the binomial chain's integer draws cost more (inverse CDFs), so a smaller budget
+    "binomial": dict(layers=(1, 2, 4, 7, 10, 15, 20), steps=500, batch=256, kl_samples=8000,
+                     seeds=(0, 1, 2)),
+}
+READING_SMOKE: dict[str, Any] = dict(layers=(1, 3), steps=10, batch=64, kl_samples=400,
+                                     seeds=(0,))
+READINGS: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+    "gaussian": [
+        ("literal", "as printed: std 0.1, teacher form + residual (16 units)", {}),
+        ("short", "literal, 100 training steps", dict(steps=100)),
+        ("mlp8", "plain MLP student, 8 tanh units (no skip of the teacher's form)",
+         dict(student="mlp", hidden=8)),
+        ("mlp3", "plain MLP student, 3 tanh units", dict(student="mlp", hidden=3)),
+        ("std0.01", "noise std 0.01 ('N(mu, 0.01 I)' read as the std)", dict(noise_std=0.01)),
+        ("std0.01-mlp8", "noise std 0.01 and a plain MLP of 8 units",
+         dict(noise_std=0.01, student="mlp", hidden=8)),
+    ],
+    "binomial": [
+        ("literal", "as printed: z_1 ~ U[0, 1], teacher form + residual (16 units)", {}),
+        ("short", "literal, 100 training steps", dict(steps=100)),
+        ("mlp8", "plain MLP student on log(1 + z), 8 tanh units", dict(student="mlp", hidden=8)),
+        ("root1000", "z_1 ~ U[0, 1000] (300 steps of 128: every chain stays alive, so each "
+         "draw costs more)", dict(root_high=1000.0, steps=300, batch=128)),
+        ("root1000-mlp8", "z_1 ~ U[0, 1000] and a plain MLP of 8 units (300 steps of 128)",
+         dict(root_high=1000.0, student="mlp", hidden=8, steps=300, batch=128)),
+    ],
 }
 
 
+def params_of(cfg: ToyConfig) -> dict[str, Any]:
+    """The engine's parameters (the cache key) of ``cfg``."""
+    keys = ("chain", "layers", "methods", "seeds", "steps", "batch", "lr", "lam", "hidden",
+            "student", "noise_std", "root_high", "kl_samples", "kl_degree", "kl_folds",
+            "device")
+    values = cfg.to_dict()
+    out = {k: values[k] for k in keys}
+    for k in ("lr", "lam", "noise_std", "root_high"):
+        out[k] = float(out[k])
+    return out
+
+
+def run_toy(cfg: ToyConfig, name: str | None = None, *, recompute: bool = True
+            ) -> dict[str, Any]:
+    """Every run of ``cfg`` (one tensor program) through the result cache; the result has the
+    config under ``config`` and [method][seed][depth] lists ``kl_exact_<m>``, ``kl_est_<m>``,
+    ``kl_se_<m>``, ``kl_joint_<m>``, and ``arrays`` (see :func:`~lgm.experiments.
+    kd_toy_engine.evaluate`)."""
+    label = name or f"kd_toy_{cfg.chain}-{cfg.preset}"
+    result = cached_call("kd_toy", label, params_of(cfg), run_figure, recompute=recompute)
+    return {**result, "config": cfg.to_dict()}
+
+
 def toy_config(preset: str = "quick", chain: str = "gaussian", **overrides: Any) -> ToyConfig:
-    """The preset's config for ``chain``, with fields overridden (unknown ones are an error)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+    """The preset's config for ``chain`` with fields overridden (a thin wrapper of
+    :func:`lgm.experiments.spec.make_config`; unknown fields, bad values: one-line errors)."""
     if chain not in CHAINS:
         raise ValueError(f"unknown chain {chain!r}; known: {', '.join(CHAINS)}")
-    names = {f.name for f in dataclasses.fields(ToyConfig)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown}; known: {sorted(names)}")
-    return ToyConfig(**{**PRESET_VALUES[preset][chain], **overrides, "chain": chain,
-                        "preset": preset})
+    seeds = overrides.pop("seeds", None)
+    return make_config(EXPERIMENTS_BY_CHAIN[chain], preset, seeds, **overrides)  # type: ignore
 
 
-def make_pair(chain: str, layers: int, hidden: int) -> tuple[Chain, Chain]:
-    """(teacher, student) chains of depth ``layers``."""
-    if chain == "gaussian":
-        return GaussianChainTeacher(layers), GaussianChainStudent(layers, hidden=hidden)
-    return BinomialChainTeacher(layers), BinomialChainStudent(layers, hidden=hidden)
+def paper_config(chain: str) -> ToyConfig:
+    """The paper preset of ``chain`` (five seeds)."""
+    return toy_config("paper", chain)
 
 
-def output_features(chain: str, y: torch.Tensor) -> torch.Tensor:
-    """What the density-ratio classifier sees: y itself, or log(1 + y) for counts."""
-    return torch.log1p(y) if chain == "binomial" else y
+def reading_config(chain: str, label: str, smoke: bool = False) -> ToyConfig:
+    """The config of reading ``label`` at the readings' budget (or a smoke-sized one)."""
+    found = [r for r in READINGS[chain] if r[0] == label]
+    if not found:
+        raise ValueError(f"unknown reading {label!r}; known: "
+                         f"{', '.join(r[0] for r in READINGS[chain])}")
+    budget = READING_SMOKE if smoke else READING_BUDGET[chain]
+    values = {**budget, **found[0][2]}
+    if smoke:
+        values["steps"] = min(values["steps"], READING_SMOKE["steps"])
+    return ToyConfig(chain=chain, preset="custom", **values)
 
 
-def one_run(params: dict[str, Any]) -> dict[str, Any]:
-    """Distil one student (depth ``layers``, ``method``, ``seed``) and estimate its KL."""
-    started = time.time()
-    device = resolve_device(params["device"])
-    seed, layers = params["seed"], params["layers"]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # the student's initial weights
-        teacher, student = make_pair(params["chain"], layers, params["hidden"])
-    noise_gen = torch.Generator().manual_seed(1000 * seed + layers)
-    with cpu_threads(1) if device.type == "cpu" else nullcontext():
-        history = distill(teacher, student, method=params["method"], steps=params["steps"],
-                          batch=params["batch"], lr=params["lr"], lam=params["lam"],
-                          generator=noise_gen, device=device,
-                          desc=f"{params['method']} L={layers}")
-        eval_gen = torch.Generator().manual_seed(2000 * seed + layers)
-        y_teacher = teacher.sample_output(params["kl_samples"], eval_gen).cpu()
-        y_student = student.sample_output(params["kl_samples"], eval_gen).cpu()
-    est = density_ratio_kl(output_features(params["chain"], y_teacher),
-                           output_features(params["chain"], y_student),
-                           degree=params["kl_degree"], folds=params["kl_folds"],
-                           generator=eval_gen)
-    return {"provenance": provenance(device, started), "data": DATA[params["chain"]],
-            "kl": est.value, "kl_stderr": est.stderr, "kl_folds": est.folds,
-            "final_loss": float(np.mean(history.loss[-20:])),
-            "arrays": {**history.arrays(), "y_teacher": y_teacher[:2000].numpy(),
-                       "y_student": y_student[:2000].numpy()}}
+def run_readings(chain: str, smoke: bool = False, device: str = "cpu",
+                 recompute: bool = True) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Every reading of ``chain`` through the cache, by label, and the labels of those not
+    found (only when ``recompute`` is False: the book shows the committed ones)."""
+    out, missing = {}, []
+    for label, _, _ in READINGS[chain]:
+        cfg = reading_config(chain, label, smoke).model_copy(update={"device": device})
+        size = "smoke" if smoke else "reading"
+        try:
+            out[label] = run_toy(cfg, f"kd_toy_{chain}-{size}-{label}", recompute=recompute)
+        except LookupError:
+            missing.append(label)
+    return out, missing
 
 
-def run_params(cfg: ToyConfig, layers: int, method: str, seed: int) -> dict[str, Any]:
-    """The cache key of one run: the config without the lists, plus this run's choices."""
-    params = {k: v for k, v in cfg.to_dict().items()
-              if k not in ("layers", "methods", "seeds", "preset")}
-    return {**params, "layers": layers, "method": method, "seed": seed}
-
-
-def run_kd_toy(cfg: ToyConfig) -> dict[str, Any]:
-    """Every (L, method, seed) run of ``cfg`` through the cache; returns the config and the
-    runs (each a cached result with ``params``, ``kl``, ``kl_stderr``, ``final_loss``)."""
-    runs = [cached_call("kd_toy", f"{cfg.chain}-{method}-L{layers}-seed{seed}",
-                        run_params(cfg, layers, method, seed), one_run)
-            for seed in cfg.seeds for method in cfg.methods for layers in cfg.layers]
-    return {"config": cfg.to_dict(), "runs": runs}
-
-
-def kl_markdown(result: dict[str, Any], paper: str) -> str:
-    """The pages' table: KL in nats per depth and method, mean ± standard error, and a line
-    on what the paper's figure shows (``paper``)."""
-    table = kl_table(result)
-    methods = list(table)
-    rows = [[int(n)] + [f"{table[m]['kl'][i]:.4f} ± {table[m]['se'][i]:.4f}" for m in methods]
-            for i, n in enumerate(table[methods[0]]["layers"])]
-    return markdown_table(["L", *methods], rows) + f"\n\n(paper: {paper})"
-
-
-def kl_table(result: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
-    """Per method: ``layers``, ``kl`` (mean over seeds) and ``se`` (its standard error: the
-    estimator's and the seeds' spread combined) of KL(teacher y || student y)."""
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for method in result["config"]["methods"]:
-        layers = result["config"]["layers"]
-        kl, se = [], []
-        for n in layers:
-            runs = [r for r in result["runs"]
-                    if r["params"]["method"] == method and r["params"]["layers"] == n]
-            values = np.array([r["kl"] for r in runs])
-            est_var = np.mean([r["kl_stderr"] ** 2 for r in runs]) / len(runs)
-            seed_var = values.var(ddof=1) / len(runs) if len(runs) > 1 else 0.0
-            kl.append(values.mean())
-            se.append(math.sqrt(est_var + seed_var))
-        out[method] = {"layers": np.array(layers), "kl": np.array(kl), "se": np.array(se)}
+# ------------------------------------------------------------------------------ analysis
+def summary(result: dict[str, Any], key: str = "kl_exact") -> dict[str, dict[str, np.ndarray]]:
+    """Per method: ``layers``, ``mean``, ``sd`` (over seeds) and ``se`` (sd / sqrt(seeds), plus
+    the estimator's standard error for ``kl_est``) of ``key`` against L."""
+    cfg = result["config"]
+    out = {}
+    for m in cfg["methods"]:
+        values = np.asarray(result[f"{key}_{m}"], dtype=float)  # [seed, depth]
+        n = values.shape[0]
+        sd = values.std(0, ddof=1) if n > 1 else np.zeros(values.shape[1])
+        var = sd ** 2 / n
+        if key == "kl_est":
+            var = var + np.mean(np.asarray(result[f"kl_se_{m}"]) ** 2, 0) / n
+        out[m] = {"layers": np.asarray(cfg["layers"]), "mean": values.mean(0), "sd": sd,
+                  "se": np.sqrt(var), "values": values}
     return out
 
 
 def growth_slope(layers: np.ndarray, kl: np.ndarray, se: np.ndarray) -> tuple[float, float]:
-    """Weighted least-squares slope of KL against L (weights 1/se^2) and its standard error."""
+    """Weighted least-squares slope of KL against L (weights 1/se^2, se floored at 1e-3 of the
+    mean KL and 1e-12) and its standard error."""
     if len(layers) < 2:
         raise ValueError("a slope needs at least two depths")
-    w = 1.0 / np.maximum(se, 1e-6) ** 2
+    floor = max(1e-12, 1e-3 * float(np.abs(kl).mean()))
+    w = 1.0 / np.maximum(se, floor) ** 2
     x_bar = np.sum(w * layers) / w.sum()
     sxx = np.sum(w * (layers - x_bar) ** 2)
     slope = np.sum(w * (layers - x_bar) * kl) / sxx
-    return float(slope), float(1.0 / math.sqrt(sxx))
+    resid = kl - (np.sum(w * kl) / w.sum() + slope * (layers - x_bar))
+    dof = max(1, len(layers) - 2)
+    scale = max(1.0, float(np.sum(w * resid ** 2)) / dof)  # widen when the line misfits
+    return float(slope), float(math.sqrt(scale / sxx))
 
 
-def deepest_runs(result: dict[str, Any], method: str) -> list[dict[str, Any]]:
-    """The runs of ``method`` at the largest depth of ``result`` (all seeds)."""
-    deepest = max(result["config"]["layers"])
-    return [r for r in result["runs"]
-            if r["params"]["method"] == method and r["params"]["layers"] == deepest]
-
-
-def toy_figure(result: dict[str, Any], title: str, path: Any) -> Any:
-    """Fig. 2 / fig. 5 and two diagnostics: (a) KL(teacher y || student y) against L, mean over
-    seeds with +-1 standard-error bars; (b) the teacher's and the students' output y at the
-    largest L (first seed); (c) the training loss at the largest L. Saved to ``path``."""
-    import matplotlib.pyplot as plt
-
-    table, chain = kl_table(result), result["config"]["chain"]
-    style = {"ours": ("C0", "o"), "local": ("C3", "s")}
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
-    for method, row in table.items():
-        color, marker = style[method]
-        axes[0].errorbar(row["layers"], row["kl"], yerr=row["se"], color=color, marker=marker,
-                         ms=4, capsize=3, label=method)
-    axes[0].axhline(0, color="0.5", lw=0.8)
-    axes[0].set(xlabel="number of latent layers L", ylabel="KL(teacher || student), nats",
-                title="(a) accumulated error")
-    deepest = max(result["config"]["layers"])
-    first = {m: deepest_runs(result, m)[0] for m in table}
-    y_t = next(iter(first.values()))["arrays"]["y_teacher"]
-    bins = (np.arange(-0.5, max(y_t.max(), 1) + 1.5) if chain == "binomial"
-            else np.linspace(np.quantile(y_t, 0.002), np.quantile(y_t, 0.998), 50))
-    axes[1].hist(y_t, bins=bins, density=True, color="0.6", alpha=0.6, label="teacher")
-    for method, run in first.items():
-        axes[1].hist(run["arrays"]["y_student"], bins=bins, density=True, histtype="step",
-                     color=style[method][0], lw=1.5, label=method)
-    if chain == "binomial":
-        axes[1].set_yscale("log")
-    axes[1].set(xlabel="y", title=f"(b) output y at L = {deepest}")
-    for method, run in first.items():
-        axes[2].plot(run["arrays"]["loss"], color=style[method][0], lw=1, label=method)
-    axes[2].set_yscale("log")
-    axes[2].set(xlabel="step", ylabel="training loss", title=f"(c) its loss, L = {deepest}")
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle(title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return fig
-
-
-def toy_verdicts(result: dict[str, Any], figure: str) -> list[str]:
-    """The paper's claims about its toy figure, tested on ``result`` (verdict lines)."""
-    table = kl_table(result)
-    if set(table) != {"ours", "local"}:
-        return [f"1. **{figure}: local grows with L, ours stays low** (needs both methods): "
-                "cannot be tested. Only " + ", ".join(table) + " was run."]
+def claims(result: dict[str, Any], key: str = "kl_exact") -> dict[str, Any]:
+    """The paper's three claims about its toy figure, tested on ``key`` (the exact KL by
+    default): local grows with L; ours is below local at the largest L; ours grows more slowly.
+    Each: ``holds`` (bool) and the numbers behind it."""
+    table = summary(result, key)
+    if set(table) != set(METHODS) or len(table["local"]["layers"]) < 2:
+        return {"testable": False}
     lo, ou = table["local"], table["ours"]
-    if len(lo["layers"]) < 2:
-        return [f"1. **{figure}: the error of local distillation grows with L** (needs two "
-                "depths): cannot be tested. One depth only."]
-    s_lo, e_lo = growth_slope(lo["layers"], lo["kl"], lo["se"])
-    s_ou, e_ou = growth_slope(ou["layers"], ou["kl"], ou["se"])
-    diff, diff_se = lo["kl"][-1] - ou["kl"][-1], math.hypot(lo["se"][-1], ou["se"][-1])
-    slope_gap, slope_se = s_lo - s_ou, math.hypot(e_lo, e_ou)
-    n = int(lo["layers"][-1])
+    s_lo, e_lo = growth_slope(lo["layers"], lo["mean"], lo["se"])
+    s_ou, e_ou = growth_slope(ou["layers"], ou["mean"], ou["se"])
+    diff, diff_se = lo["mean"][-1] - ou["mean"][-1], math.hypot(lo["se"][-1], ou["se"][-1])
+    gap, gap_se = s_lo - s_ou, math.hypot(e_lo, e_ou)
+    return {"testable": True, "depth": int(lo["layers"][-1]),
+            "local_grows": s_lo > 2 * e_lo, "slope_local": s_lo, "slope_local_se": e_lo,
+            "ours_below": diff > 2 * diff_se, "diff": diff, "diff_se": diff_se,
+            "slower": gap > 2 * gap_se, "slope_ours": s_ou, "slope_ours_se": e_ou,
+            "local_first": lo["mean"][0], "local_last": lo["mean"][-1],
+            "ours_first": ou["mean"][0], "ours_last": ou["mean"][-1],
+            "local_last_se": lo["se"][-1], "ours_last_se": ou["se"][-1]}
+
+
+def reproduced(c: dict[str, Any]) -> bool:
+    """The figure's claim as a whole: local grows with L and ours is below it at the largest L."""
+    return bool(c.get("testable") and c["local_grows"] and c["ours_below"])
+
+
+def verdict_lines(result: dict[str, Any], figure: str, reading: str) -> list[str]:
+    """Verdict lines (``N. **claim** (rule): verdict. detail``) on the exact KL of ``result``."""
+    c = claims(result)
+    word = {True: "holds", False: "does not hold"}
+    if not c["testable"]:
+        return [f"1. **{figure} ({reading}): local grows with L, ours stays low** (needs both "
+                "methods and two depths): cannot be tested."]
+    n = c["depth"]
     return [
-        f"1. **{figure}: the error of local distillation grows with L** (rule: weighted "
-        f"least-squares slope of its KL against L above 0 by 2 standard errors): "
-        f"{'holds' if s_lo > 2 * e_lo else 'does not hold'}. Slope {s_lo:.2e} ± {e_lo:.1e} "
-        f"nats per layer; KL {lo['kl'][0]:.4f} at L = {int(lo['layers'][0])}, "
-        f"{lo['kl'][-1]:.4f} ± {lo['se'][-1]:.4f} at L = {n}.",
-        f"2. **{figure}: ours accumulates less error than local** (rule: at L = {n}, ours' KL "
-        f"below local's by 2 combined standard errors): "
-        f"{'holds' if diff > 2 * diff_se else 'does not hold'}. Ours {ou['kl'][-1]:.4f} ± "
-        f"{ou['se'][-1]:.4f}, local {lo['kl'][-1]:.4f} ± {lo['se'][-1]:.4f} "
-        f"(difference {diff:+.4f} ± {diff_se:.4f}).",
-        f"3. **{figure}: ours' error grows more slowly in L than local's** (rule: slope of "
-        f"local minus slope of ours above 0 by 2 standard errors): "
-        f"{'holds' if slope_gap > 2 * slope_se else 'does not hold'}. Slopes: ours "
-        f"{s_ou:.2e} ± {e_ou:.1e}, local {s_lo:.2e} ± {e_lo:.1e}.",
+        f"1. **{figure} ({reading}): the error of local distillation grows with L** (rule: "
+        f"weighted slope of its exact KL against L above 0 by 2 standard errors over seeds): "
+        f"{word[c['local_grows']]}. Slope {c['slope_local']:.2e} ± {c['slope_local_se']:.1e} "
+        f"nats per layer; KL {c['local_first']:.2e} at L = 1, {c['local_last']:.2e} ± "
+        f"{c['local_last_se']:.1e} at L = {n}.",
+        f"2. **{figure} ({reading}): ours accumulates less error than local** (rule: at L = "
+        f"{n}, ours' exact KL below local's by 2 combined standard errors): "
+        f"{word[c['ours_below']]}. Ours {c['ours_last']:.2e} ± {c['ours_last_se']:.1e}, "
+        f"local {c['local_last']:.2e} ± {c['local_last_se']:.1e}.",
+        f"3. **{figure} ({reading}): ours' error grows more slowly in L than local's** (rule: "
+        f"slope of local minus slope of ours above 0 by 2 standard errors): "
+        f"{word[c['slower']]}. Slopes: ours {c['slope_ours']:.2e} ± "
+        f"{c['slope_ours_se']:.1e}, local {c['slope_local']:.2e} ± {c['slope_local_se']:.1e}.",
     ]
+
+
+def kl_markdown(result: dict[str, Any], paper: str) -> str:
+    """Table: per depth and method, the exact KL and the density-ratio estimate (mean ± sd over
+    seeds; the estimate's mean standard error in brackets), and the paper's claim."""
+    from lgm.experiments.report import markdown_table
+
+    exact, est = summary(result, "kl_exact"), summary(result, "kl_est")
+    methods = list(exact)
+    se = {m: np.mean(np.asarray(result[f"kl_se_{m}"]), 0) for m in methods}
+    rows = []
+    for i, n in enumerate(exact[methods[0]]["layers"]):
+        row: list[Any] = [int(n)]
+        for m in methods:
+            row.append(f"{exact[m]['mean'][i]:.2e} ± {exact[m]['sd'][i]:.1e}")
+            row.append(f"{est[m]['mean'][i]:+.4f} ± {est[m]['sd'][i]:.4f} "
+                       f"({se[m][i]:.4f})")
+        rows.append(row)
+    header = ["L"] + [f"{m}: {k}" for m in methods for k in ("exact KL", "estimated KL")]
+    return markdown_table(header, rows) + f"\n\n(paper: {paper})"
+
+
+def readings_markdown(readings: dict[str, dict[str, Any]], chain: str) -> str:
+    """The readings side by side: what varies, exact KL at L = 1 and the largest L for both
+    methods, slopes, and the verdict (the figure reproduced: local grows and ours is below)."""
+    from lgm.experiments.report import markdown_table
+
+    rows = []
+    described = {label: what for label, what, _ in READINGS[chain]}
+    for label, result in readings.items():
+        c = claims(result)
+        if not c["testable"]:
+            rows.append([label, described[label], "–", "–", "–", "–", "cannot be tested"])
+            continue
+        verdict = "holds" if reproduced(c) else "does not hold"
+        rows.append([f"`{label}`", described[label],
+                     f"{c['local_first']:.1e} → {c['local_last']:.1e}",
+                     f"{c['ours_first']:.1e} → {c['ours_last']:.1e}",
+                     f"{c['slope_local']:.1e} / {c['slope_ours']:.1e}",
+                     ", ".join(k for k in ("local_grows", "ours_below", "slower") if c[k])
+                     or "none", verdict])
+    header = ["reading", "what differs from the literal one", "local KL, L = 1 → max",
+              "ours KL, L = 1 → max", "slopes local / ours (nats per layer)",
+              "claims that hold", "figure reproduced"]
+    return markdown_table(header, rows)
+
+
+def fingerprint() -> list[float]:
+    """A tiny float64 CPU run of both chains through the experiment's real code path."""
+    return engine_fingerprint()
+
+
+def _run(cfg: ExperimentConfig) -> dict[str, Any]:
+    return run_toy(cfg)  # type: ignore[arg-type]
+
+
+EXPERIMENTS: list[Experiment] = [
+    Experiment(name=f"kd_toy_{chain}", paper="kd",
+               title=f"KD paper {FIGURES[chain]}: error accumulation in a {chain} chain",
+               config=ToyConfig, presets=PRESETS, run=_run, pages=(PAGES[chain],),
+               paper_seeds=PAPER_SEEDS, paper_values=PAPER[chain], fixed={"chain": chain})
+    for chain in CHAINS
+]
+EXPERIMENTS_BY_CHAIN = {e.fixed["chain"]: e for e in EXPERIMENTS}

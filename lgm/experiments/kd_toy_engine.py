@@ -122,9 +122,10 @@ class Layout:
         """[C, J]: each chain's loss weight per conditional (0 beyond its depth)."""
         j = torch.arange(self.max_depth)[None, :]
         depth = self.depth[:, None]
+        one, zero = torch.ones((), dtype=torch.float64), torch.zeros((), dtype=torch.float64)
         if self.method == "local":
-            return (j < depth).double()
-        return torch.where(j == depth - 1, 1.0, torch.where(j < depth - 1, lam, 0.0)).double()
+            return torch.where(j < depth, one, zero)
+        return torch.where(j == depth - 1, one, torch.where(j < depth - 1, one * lam, zero))
 
     def grid(self, values: Tensor) -> np.ndarray:
         """[C, J] values at every conditional's output as the result's [seed, depth]: depth L
@@ -369,8 +370,9 @@ def run_figure(params: dict[str, Any]) -> dict[str, Any]:
             "wall_eval_s": round(time.time() - trained, 1), **summary, "arrays": arrays}
 
 
-def fingerprint_numbers() -> list[float]:
-    """A tiny float64 CPU run of both chains through the real code path (the fingerprint)."""
+def fingerprint() -> list[float]:
+    """A tiny float64 CPU run of both chains through the real code path: the numerics
+    fingerprint the result cache stores with every result of this module (issue 11)."""
     numbers: list[float] = []
     for chain in ("gaussian", "binomial"):
         params = {"chain": chain, "layers": [1, 2], "methods": ["ours", "local"], "seeds": [0],

@@ -53,6 +53,13 @@ from torch import Tensor, nn
 from lgm.models.semi_auxiliary import AncestralPass, Conditional, gaussian_sample, pick
 
 P_MIN = 1e-9  # the teacher's rate at z = 0 (logit(0) = -inf); revival chance 1e-6 per layer
+LOGIT_MAX = math.log((1 - P_MIN) / P_MIN)  # |logit| cap: 1 - P_MIN is 1 in float32
+
+
+def rate_logits(z: Tensor, total_count: int) -> Tensor:
+    """logit(z / n) with the rate in [P_MIN, 1 - P_MIN] (the logit capped at +-LOGIT_MAX, so
+    z = n gives a finite logit in float32 too)."""
+    return torch.logit((z / total_count).clamp(P_MIN, 1.0)).clamp(-LOGIT_MAX, LOGIT_MAX)
 
 
 def power_mean(z: Tensor, power: float = 1.1) -> Tensor:
@@ -100,23 +107,27 @@ def binomial_inverse_cdf(total_count: int, probs: Tensor, u: Tensor,
         raise ValueError(f"noise shape {tuple(u.shape)} != probs shape {tuple(probs.shape)}")
     n = total_count
     with torch.no_grad():
-        p = probs.detach().double().clamp(1e-12, 1 - 1e-12).reshape(-1)
-        uu = u.detach().double().reshape(-1)
-        log_q = torch.log1p(-p)
-        draws = torch.zeros_like(p)
-        rest = (uu > (n * log_q).exp()).nonzero()[:, 0]  # u <= P(k = 0): the draw is 0
+        p_flat, u_flat = probs.detach().reshape(-1), u.detach().reshape(-1)
+        # u <= P(k = 0) = (1 - p)^n: the draw is 0. Decided in the input's precision with a
+        # margin; rows near the boundary go through the exact float64 search below.
+        p0 = torch.exp(n * torch.log1p(-p_flat.clamp(1e-12, 1 - 1e-6)))
+        rest = (u_flat > p0 * (1 - 1e-4)).nonzero()[:, 0]
+        draws = torch.zeros(len(p_flat), dtype=torch.float64, device=p_flat.device)
         if len(rest):
-            pr, ur, lq = p[rest], uu[rest], log_q[rest]
+            pr = p_flat[rest].double().clamp(1e-12, 1 - 1e-12)
+            ur, lq = u_flat[rest].double(), torch.log1p(-pr)
             mean, sd = n * pr, (n * pr * (1 - pr)).sqrt()
             lo = (mean - 8 * sd - 8).clamp(min=0).floor()
             width = (mean + 8 * sd + 9).ceil().clamp(max=n + 1) - lo
-            bucket = torch.log2(width).ceil().clamp(min=4)
+            # widths 16, 32, 64, then multiples of 64
+            bucket = torch.where(width <= 64, 2 ** torch.log2(width).ceil().clamp(min=4),
+                                 (width / 64).ceil() * 64)
             out = torch.zeros_like(pr)
-            _, log_choose = _log_choose(n, n, str(p.device))
+            _, log_choose = _log_choose(n, n, str(pr.device))
             for b in bucket.unique().tolist():
                 rows = (bucket == b).nonzero()[:, 0]
-                offsets = torch.arange(int(min(2 ** b, n + 1)), dtype=torch.float64,
-                                       device=p.device)
+                offsets = torch.arange(int(min(b, n + 1)), dtype=torch.float64,
+                                       device=pr.device)
                 out[rows] = kernel(lo[rows], pr[rows], lq[rows], ur[rows], offsets, log_choose)
             draws[rest] = out
     return draws.to(probs.dtype).reshape(probs.shape)
@@ -287,7 +298,7 @@ class BinomialChain(Chain):
 
     def base_logits(self, z: Tensor) -> Tensor:
         """logit(z / total_count), the rate clamped to [P_MIN, 1 - P_MIN]."""
-        return torch.logit((z / self.total_count).clamp(P_MIN, 1 - P_MIN))
+        return rate_logits(z, self.total_count)
 
     def draw(self, params: dict[str, Tensor], eps: Tensor) -> Tensor:
         return binomial_inverse_cdf(self.total_count, torch.sigmoid(params["logits"]), eps)
@@ -394,8 +405,7 @@ class StackedChainStudents(nn.Module):
         r = self.residual(j, torch.log1p(z))
         if self.form == "mlp":
             return {"logits": r}
-        base = torch.logit((z / self.total_count).clamp(P_MIN, 1 - P_MIN))
-        return {"logits": base + r}
+        return {"logits": rate_logits(z, self.total_count) + r}
 
     def draw(self, params: dict[str, Tensor], noise: Tensor) -> Tensor:
         """The next variable from its parameters and the shared noise (eps or u)."""

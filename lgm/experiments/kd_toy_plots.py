@@ -1,0 +1,127 @@
+"""Figures of the toy error-accumulation pages (KD paper, Fig. 2 and Fig. 5): the KL against the
+depth L (exact and estimated, bands over seeds), the mechanism (per-layer errors, their sum and
+the output KL), the output laws, and the readings side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lgm.experiments.kd_toy import READINGS, claims, reproduced, summary
+
+STYLE = {"ours": ("C0", "o"), "local": ("C3", "s")}
+
+
+def _band(ax: Any, x: np.ndarray, row: dict[str, np.ndarray], method: str, label: str,
+          log: bool) -> None:
+    color, marker = STYLE[method]
+    mean, sd = row["mean"], row["sd"]
+    ax.plot(x, mean, color=color, marker=marker, ms=3, lw=1.4, label=label)
+    low = np.maximum(mean - sd, mean * 1e-2) if log else mean - sd
+    ax.fill_between(x, low, mean + sd, color=color, alpha=0.2, lw=0)
+
+
+def toy_figure(result: dict[str, Any], title: str, path: Path) -> Any:
+    """(a) exact KL(teacher y || student y) against L, mean ± sd over seeds; (b) the paper's
+    density-ratio estimate, mean ± sd over seeds, the exact mean dashed; (c) the per-layer
+    errors of the deepest students; (d) their sum (the joint KL) and the output KL against L;
+    (e) the exact output laws of the deepest chain (first seed); (f) the training loss.
+    Saved to ``path``."""
+    import matplotlib.pyplot as plt
+
+    cfg, arrays = result["config"], result["arrays"]
+    chain, deepest = cfg["chain"], max(cfg["layers"])
+    exact, est, joint = (summary(result, k) for k in ("kl_exact", "kl_est", "kl_joint"))
+    fig, axes = plt.subplots(2, 3, figsize=(16, 8.6), constrained_layout=True)
+    ax = axes[0, 0]
+    for m, row in exact.items():
+        _band(ax, row["layers"], row, m, m, log=True)
+    ax.set_yscale("log")
+    ax.set(xlabel="number of latent layers L", ylabel="exact KL(teacher y || student y), nats",
+           title="(a) accumulated error, exact")
+    ax = axes[0, 1]
+    for m, row in est.items():
+        _band(ax, row["layers"], row, m, f"{m} (estimate)", log=False)
+        ax.plot(exact[m]["layers"], exact[m]["mean"], color=STYLE[m][0], ls="--", lw=1,
+                label=f"{m} (exact)")
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.set(xlabel="number of latent layers L", ylabel="KL, nats",
+           title="(b) as the paper measures it: density-ratio estimate")
+    ax = axes[0, 2]
+    j = np.arange(1, deepest + 1)
+    for m in cfg["methods"]:
+        errors = arrays[f"layer_error_{m}"][:, -1, :]  # [seed, J] at the largest depth
+        row = {"mean": errors.mean(0), "sd": errors.std(0)}
+        _band(ax, j, row, m, m, log=True)
+    ax.set_yscale("log")
+    ax.set(xlabel="conditional j (1 = z_2 | z_1, L = y | z_L)",
+           ylabel="E_teacher KL(conditional), nats",
+           title=f"(c) per-layer error of the L = {deepest} students")
+    ax = axes[1, 0]
+    for m in cfg["methods"]:
+        color, marker = STYLE[m]
+        ax.plot(joint[m]["layers"], joint[m]["mean"], color=color, marker=marker, ms=3,
+                ls=":", label=f"{m}: sum of per-layer errors (joint KL)")
+        ax.plot(exact[m]["layers"], exact[m]["mean"], color=color, marker=marker, ms=3,
+                label=f"{m}: output KL")
+    ax.set_yscale("log")
+    ax.set(xlabel="number of latent layers L", ylabel="nats",
+           title="(d) what accumulates (joint) and what reaches y")
+    ax = axes[1, 1]
+    states = arrays["law_states"]
+    if chain == "binomial":
+        keep = arrays["law_teacher"] > 1e-12
+        top = int(states[keep].max()) + 1 if keep.any() else 50
+        sel = slice(0, min(top, len(states)))
+        ax.set_yscale("log")
+    else:
+        mass = np.cumsum(arrays["law_teacher"]) / np.sum(arrays["law_teacher"])
+        sel = slice(int(np.searchsorted(mass, 1e-4)), int(np.searchsorted(mass, 1 - 1e-4)) + 1)
+    ax.plot(states[sel], arrays["law_teacher"][sel], color="0.3", lw=2.5, alpha=0.6,
+            label="teacher")
+    for m in cfg["methods"]:
+        ax.plot(states[sel], arrays[f"law_{m}"][sel], color=STYLE[m][0], lw=1.2, label=m)
+    ax.set(xlabel="y", ylabel="pmf" if chain == "binomial" else "density",
+           title=f"(e) exact output law at L = {deepest} (seed {cfg['seeds'][0]})")
+    ax = axes[1, 2]
+    for m in cfg["methods"]:
+        loss = arrays[f"loss_{m}"][0, -1]  # first seed, largest depth
+        steps = np.linspace(0, cfg["steps"], len(loss) + 1)[1:]
+        ax.plot(steps, loss, color=STYLE[m][0], lw=1, label=m)
+    ax.set_yscale("log")
+    ax.set(xlabel="step", ylabel="training loss", title=f"(f) its loss, L = {deepest}")
+    for ax in axes.ravel():
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return fig
+
+
+def readings_figure(readings: dict[str, dict[str, Any]], chain: str, path: Path) -> Any:
+    """One panel per reading: exact KL against L for both methods, mean ± sd over seeds."""
+    import matplotlib.pyplot as plt
+
+    described = {label: what for label, what, _ in READINGS[chain]}
+    n = len(readings)
+    cols = 3
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), constrained_layout=True,
+                             squeeze=False)
+    for ax, (label, result) in zip(axes.ravel(), readings.items(), strict=False):
+        for m, row in summary(result, "kl_exact").items():
+            _band(ax, row["layers"], row, m, m, log=True)
+        ax.set_yscale("log")
+        verdict = "reproduced" if reproduced(claims(result)) else "not reproduced"
+        ax.set_title(f"{label}: {verdict}\n{described[label]}", fontsize=8)
+        ax.set(xlabel="L", ylabel="exact KL, nats")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return fig
