@@ -5,6 +5,8 @@
  *    the vendored copy (../mathjax/, next to this file in _static/) when Sphinx did not.
  * 2. Figures: click a figure to see it at its natural size in a lightbox (Escape, a click
  *    or the close button closes it). Plain JS, no network: works from file://.
+ * 3. Display math and tables wider than the text column get a shadow on their right edge
+ *    (they scroll: book.css), so that a reader sees there is more.
  */
 (function () {
   "use strict";
@@ -79,7 +81,28 @@
     document.addEventListener("keydown", function (e) { if (e.key === "Escape") closeBox(); });
   }
 
+  /* Wide display math and tables scroll (book.css); a shadow on the right edge says so. */
+  function markScrollers() {
+    var els = document.querySelectorAll(
+      '.bd-article mjx-container[display="true"], .bd-article .pst-scrollable-table-container,' +
+      ' .bd-article table');
+    for (var i = 0; i < els.length; i++) {
+      els[i].classList.toggle("lgm-scrolls", els[i].scrollWidth > els[i].clientWidth + 1);
+    }
+  }
+
+  function whenTypeset() {
+    var mj = window.MathJax;
+    if (mj && mj.startup && mj.startup.promise) {
+      mj.startup.promise.then(markScrollers);
+    } else {
+      setTimeout(whenTypeset, 200);
+    }
+  }
+
   loadMathJax();
+  window.addEventListener("load", function () { markScrollers(); whenTypeset(); });
+  window.addEventListener("resize", markScrollers);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", setUpFigures);
   } else {
