@@ -28,13 +28,13 @@ def transfer_figure(result: dict[str, Any], title: str) -> Any:
     h = stacked.shape[-2]
     axes[0].set_yticks(np.arange(len(stacked)) * h + h / 2)
     axes[0].set_yticklabels([f"{names[t][:14]}\n{'test' if r == 0 else 'recon.'}"
-                             for t in range(len(recon)) for r in (0, 1)], fontsize=9)
+                             for t in range(len(recon)) for r in (0, 1)], fontsize=11)
     axes[0].set_xticks([])
     axes[0].set_title("(a) test images and reconstructions, final model")
     for j, ax in enumerate(axes[1:]):
         ax.imshow(tile(grids[j]), cmap="gray", vmin=0, vmax=255)
         added = f" (added at task {j + 1}: {names[j]})" if j < len(names) else ""
-        ax.set_title(f"({'bcdefg'[j]}) z_d = code {j}{added}\nz_c over [-3, 3]²", fontsize=11)
+        ax.set_title(f"({'bcdefg'[j]}) z_d = code {j}{added}\nz_c over [-3, 3]²", fontsize=12)
         ax.axis("off")
     fig.suptitle(title)
     return fig
@@ -99,11 +99,11 @@ def per_code_figure(result: dict[str, Any], title: str) -> Any:
         padded[: len(s)] = s
         ax.imshow(tile(padded), cmap="gray", vmin=0, vmax=255)
         ax.set_title(f"after task {t + 1} ({len(s)} code{'s' if len(s) > 1 else ''})",
-                     fontsize=10)
+                     fontsize=12)
         ax.set_xticks([])
         ax.set_yticks(np.arange(j_max) * h + h / 2)
         ax.set_yticklabels([f"{j}: {names[j][:9]}" if j < len(names) else str(j)
-                            for j in range(j_max)] if t % cols == 0 else [], fontsize=8)
+                            for j in range(j_max)] if t % cols == 0 else [], fontsize=10)
         ax.tick_params(length=0)
     fig.suptitle(title)
     return fig

@@ -42,7 +42,7 @@ def finish_axis(ax: Any, title: str, xlabel: str, x: np.ndarray) -> None:
     ax.set_xlabel(xlabel)
     ax.set_xticks(x if len(x) <= 10 else x[::2])
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=9)
+    ax.legend()
 
 
 def per_task_table(results: Mapping[str, list[dict[str, Any]]],
@@ -81,7 +81,7 @@ def sequential_figure(results: dict[str, list[dict[str, Any]]], methods: list[st
         finish_axis(ax, panel_title, xlabel, x)
     axes[2].axhline(max_epochs, color="0.5", lw=0.8, ls="--")
     axes[2].annotate(f"max_epochs = {max_epochs}", (1, max_epochs), xytext=(2, -10),
-                     textcoords="offset points", fontsize=9, color="0.4")
+                     textcoords="offset points", color="0.4")
     fig.suptitle(title)
     if path is not None:
         save_figure(fig, path, per_task_table({m: results[m] for m in methods},

@@ -46,7 +46,7 @@ def figure(result: dict[str, Any], values: dict[str, Values], splits: Sequence[s
                       vmax=255)
         ax_img.set_yticks([16 + 32 * i for i in range(len(rows))], [r[0] for r in rows])
         ax_img.set_xticks([128, 384], ["condition 0 (old task)", "condition 1 (new task)"])
-        ax_img.set_title(f"{SPLITS[s].label}: samples (seed {seed})", fontsize=11)
+        ax_img.set_title(f"{SPLITS[s].label}: samples (seed {seed})", fontsize=12)
         x = np.arange(len(methods))
         old = [values[s][m]["fid"][0] for m in methods]
         before = [values[s][m]["fid"][0] - values[s][m]["fid"][1] for m in methods]
@@ -56,7 +56,7 @@ def figure(result: dict[str, Any], values: dict[str, Values], splits: Sequence[s
         ax_bar.bar(x + 0.27, new, 0.27, color="C1", label="New, after step 2")
         ax_bar.set_xticks(x, list(methods))
         ax_bar.set_ylabel("FID (classifier features; lower is better)")
-        ax_bar.legend(fontsize=9)
+        ax_bar.legend(fontsize=11)
         for m, b, o, n in zip(methods, before, old, new, strict=True):
             data["split"].append(s)
             data["method"].append(m)

@@ -99,7 +99,7 @@ def posterior_figure(first: Mapping[str, dict[str, Any]], title: str) -> tuple[A
         ax.set_title(f"{m}: posterior means of z_c ({len(mu)} test images)")
         ax.set_xlabel("$z_{c,1}$")
         ax.set_ylabel("$z_{c,2}$")
-        ax.legend(markerscale=3, fontsize=9, title="digit", loc="upper right", ncol=2)
+        ax.legend(markerscale=3, fontsize=11, title="digit", loc="upper right", ncol=2)
         data["model"] += [m] * len(mu)
         data["z1"] += mu[:, 0].tolist()
         data["z2"] += mu[:, 1].tolist()
@@ -126,7 +126,7 @@ def codes_figure(result: dict[str, Any], j_codes: int) -> Any:
         counts = np.bincount(y[sel], minlength=10) if sel.any() else np.zeros(10, int)
         text = (f"digit {counts.argmax()}: {counts.max() / sel.sum():.0%}" if sel.any()
                 else "unused")
-        ax.set_title(f"code {j}: {sel.sum()} imgs, {text}", fontsize=10)
+        ax.set_title(f"code {j}: {sel.sum()} imgs, {text}", fontsize=12)
     fig.suptitle(f"{DISCRETE}: z_c posterior means per most probable code (colour: digit)")
     return fig
 
@@ -173,7 +173,7 @@ def shares_figure(found: Mapping[str, tuple[float, np.ndarray]]) -> tuple[Any, d
     ax.set_ylabel("share of prior draws, %")
     ax.set_title("Which digit a prior draw lands on (nearest test posterior mean); 10 % is "
                  "balanced")
-    ax.legend(fontsize=9)
+    ax.legend(fontsize=11)
     return fig, data
 
 

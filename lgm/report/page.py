@@ -222,12 +222,26 @@ class Page:
                                  devices=devices))
 
 
+#: Type sizes (points) for figures shown at the width of the book's text column: a 15-inch
+#: figure scaled to about 800 px keeps its 11-13 pt text at 8-10 px or more (issue 15).
+FIGURE_FONTS = {"font.size": 13, "axes.titlesize": 13, "axes.labelsize": 13,
+                "legend.fontsize": 11, "xtick.labelsize": 11, "ytick.labelsize": 11,
+                "figure.titlesize": 14}
+
+
+def _readable_figures() -> None:
+    import matplotlib
+
+    matplotlib.rcParams.update(FIGURE_FONTS)
+
+
 def begin(name: str, *, preset: str, seeds: Sequence[int], device: str,
           data_root: str | None = None, figure_dir: str | Path = "build/figures",
           caveat: str = "", show: bool = True) -> Page:
     """Start page ``name``: show its header (preset and caveat, seeds, device) at the top,
     and return the :class:`Page` that records its figures and claims."""
     info(name)  # an unknown page is an error before any compute
+    _readable_figures()
     page = Page(name, preset, list(seeds), device, data_root, Path(figure_dir))
     page.figure_dir.mkdir(parents=True, exist_ok=True)
     if show:

@@ -48,7 +48,7 @@ def figure(results: Results, grids: Mapping[str, Sequence[float]], diverged: Seq
                     ax.plot(p, np.mean(vals), "_", color="k", ms=16, mew=2)
                 if label(method, float(v)) in diverged:
                     ax.annotate("diverged", (p, 0.5), xycoords=("data", "axes fraction"),
-                                ha="center", color="C1", fontsize=10, rotation=90)
+                                ha="center", color="C1", fontsize=12, rotation=90)
                 for i, x in enumerate(vals):
                     data["method"].append(method)
                     data["value"].append(float(v))
