@@ -132,7 +132,7 @@ const done = arguments[arguments.length - 1];
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 const mjWait = arguments[0];
 const delimiters = arguments[1];
-(async () => {
+(async () => { try {
   const t0 = Date.now();
   while (document.readyState !== "complete" && Date.now() - t0 < 20000) await sleep(25);
   for (const img of document.images) {           // lazy images too: load them all
@@ -198,7 +198,7 @@ const delimiters = arguments[1];
       performance.getEntriesByType("resource")).map(e => e.name),
     links: [...document.querySelectorAll("a[href]")].map(a => a.href),
   });
-})();
+} catch (e) { done({probeError: String(e && e.stack || e)}); } })();
 """
 
 SEARCH_PROBE = r"""
@@ -298,6 +298,8 @@ def check_page(drv, book: Book, page: str, mathjax_wait_ms: int = 8000) -> list[
     drv.get_log("performance")
     drv.get(path.as_uri())
     r = drv.execute_async_script(PROBE, mathjax_wait_ms, list(TEX_DELIMITERS))
+    if "probeError" in r:
+        return [f"{page}: the browser check itself failed: {r['probeError'][:300]}"]
     problems = [f"{page}: console error: {e['message'][:300]}" for e in drv.get_log("browser")
                 if e.get("level") == "SEVERE"]
     if r["mathjax"] != "ok":
