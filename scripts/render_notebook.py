@@ -131,7 +131,7 @@ def merged_parameters(default_src: str, params: dict[str, Any]) -> str:
     spans = _assignment_spans(lines)
     extra = []
     for name, value in params.items():
-        shown = json.dumps(value) if isinstance(value, str) else repr(value)  # "smoke"
+        shown = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
         line = f"{name} = {shown}  # set for this run"
         if name in spans:
             a, b = spans[name]
