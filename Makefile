@@ -1,7 +1,12 @@
 # lgm: build, test and render the executable book.
 #
 #   make test                         ruff + pytest
-#   make book [PRESET=quick]          execute every notebooks/*.py, then build the HTML book
+#   make book [PRESET=auto]           execute every notebooks/*.py, then build the HTML book
+#                                     (auto: paper for a page whose paper runs are all committed,
+#                                     quick otherwise; nothing is ever trained at paper on a CPU)
+#   make paper [DEVICE=cuda] [BUDGET_MIN=12] [BACKEND=local|ray]
+#                                     the GPU owner's command: grid of every missing paper run,
+#                                     copy the new results into results/, then the book
 #   make figure NB=table741 PRESET=paper [DEVICE=cuda]
 #                                     execute one notebook into book/notebooks/ (no book build)
 #   make check-book                   read the built book in headless Chromium (after make book)
@@ -15,6 +20,9 @@
 VENV    ?= .venv
 PYTHON  ?= python3
 PRESET  ?= quick
+BOOK_PRESET ?= auto
+BUDGET_MIN ?=
+BACKEND ?= local
 DEVICE  ?=
 NB      ?=
 
@@ -44,7 +52,7 @@ endif
 # The browser test (tests/test_book_browser.py) drives Debian's chromium + chromedriver.
 HAVE_BROWSER := $(and $(shell command -v chromium 2>/dev/null),$(shell command -v chromedriver 2>/dev/null))
 
-.PHONY: all venv test lint book notebooks figure bench clean help browser-deps check-book
+.PHONY: all venv test lint book notebooks figure bench clean help paper browser-deps check-book
 
 all: test
 
@@ -98,7 +106,7 @@ bench: $(STAMP)
 # ends with no outputs (with execution off, Jupyter Book would build it silently empty).
 notebooks: $(STAMP)
 	@test -n "$(NOTEBOOKS)" || { echo "no notebooks/*.py found" >&2; exit 1; }
-	$(RENDER) $(NOTEBOOKS)
+	$(PY) scripts/render_notebook.py --preset $(if $(filter command line,$(origin PRESET)),$(PRESET),$(BOOK_PRESET)) $(if $(DEVICE),--device $(DEVICE)) $(NOTEBOOKS)
 
 book: notebooks
 	@echo ">>> building the book (Jupyter Book 1, execution off) into _build/html"
@@ -118,6 +126,14 @@ check-book: $(STAMP) $(if $(HAVE_BROWSER),,browser-deps)
 
 figure: $(STAMP)
 	$(RENDER) notebooks/$(NB).py
+
+# On a GPU machine: every missing paper-preset run (whole pages first, within BUDGET_MIN), the
+# new results copied from the local cache into results/ (commit them), then the book.
+paper: $(STAMP)
+	$(PY) -m lgm grid --preset paper --device $(or $(DEVICE),cuda) --backend $(BACKEND) \
+	  $(if $(BUDGET_MIN),--budget-min $(BUDGET_MIN))
+	$(PY) scripts/commit_results.py
+	$(MAKE) book
 
 clean:
 	rm -rf _build build book/notebooks

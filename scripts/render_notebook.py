@@ -257,10 +257,31 @@ def render(src: Path, nb: Any, default_src: str, params: dict[str, Any], kernel:
     return dt
 
 
+def page_params(page: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` for one page; preset ``auto`` becomes ``paper`` when every run the page needs
+    at the paper preset is committed under ``results/`` (``python -m lgm plan``), else
+    ``quick``. A page shown at ``paper`` this way may read results but never train: its kernel
+    runs with ``LGM_NO_TRAIN=1``."""
+    if params.get("preset") != "auto":
+        return params
+    from lgm.experiments.plan import all_pages, make_plan
+
+    committed = False
+    if page in all_pages():
+        units, _ = make_plan("paper", [page])
+        committed = bool(units) and all(u.status == "committed" for u in units)
+    print(f"{page:<12} shows preset {'paper' if committed else 'quick'} "
+          f"({'all its paper-preset runs are committed' if committed else 'paper runs missing'})",
+          flush=True)
+    return {**params, "preset": "paper" if committed else "quick"}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="+", type=Path, help="notebooks/<name>.py files")
-    ap.add_argument("--preset", default="quick", help="smoke | quick | paper (default: quick)")
+    ap.add_argument("--preset", default="quick",
+                    help="smoke | quick | paper | auto (default: quick). auto: paper for a page "
+                         "whose paper-preset runs are all committed, quick otherwise")
     ap.add_argument("--device", default=None, help="e.g. cpu or cuda (default: the notebook's)")
     ap.add_argument("--seeds", default=None,
                     help="comma-separated seeds, e.g. 0,1,2 (default: the preset's)")
@@ -280,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             except ValueError:
                 raise ParameterError(f"--seeds must be comma-separated non-negative ints "
                                      f"(got {args.seeds!r})") from None
-        if params["preset"] not in PRESETS:  # before any notebook starts
+        if params["preset"] not in (*PRESETS, "auto"):  # before any notebook starts
             raise ParameterError(f"preset must be one of {', '.join(PRESETS)} "
                                  f"(got {params['preset']!r})")
     except ParameterError as err:
@@ -302,10 +323,14 @@ def main(argv: list[str] | None = None) -> int:
     if not verbose:
         os.environ["LGM_PROGRESS"] = "0"  # no tqdm redraws in a log
 
-    pages = [(src, *prepare(src, params)) for src in sources]  # every page checked first
+    per_page = {src: page_params(src.stem, params) for src in sources}
+    pages = [(src, *prepare(src, per_page[src])) for src in sources]  # every page checked first
     total = 0.0
+    no_train = os.environ.get("LGM_NO_TRAIN", "0")
     for src, nb, default_src in pages:
-        total += render(src, nb, default_src, params, args.kernel, verbose)
+        auto_paper = params["preset"] == "auto" and per_page[src]["preset"] == "paper"
+        os.environ["LGM_NO_TRAIN"] = "1" if auto_paper else no_train
+        total += render(src, nb, default_src, per_page[src], args.kernel, verbose)
     print(f">>> executed {len(sources)} notebook(s) in {total:.1f} s", flush=True)
     return 0
 

@@ -94,3 +94,38 @@ def test_grid_local_then_ray_give_the_same_results(smoke_env, monkeypatch):
     assert a.keys() == b.keys() and len(a) >= 2
     for name in a:
         assert a[name] == b[name], name
+
+
+def test_no_train_reads_but_never_trains(smoke_env, monkeypatch, capsys):
+    """LGM_NO_TRAIN=1 (a book page shown at the paper preset on a CPU): a missing run is an
+    error naming it, not a training."""
+    monkeypatch.setenv("LGM_CACHE", str(smoke_env / "cache"))
+    monkeypatch.setenv("LGM_NO_TRAIN", "1")
+    assert main(["run", "fashion", "--preset", "smoke"]) == 2
+    err = capsys.readouterr().err
+    assert "LGM_NO_TRAIN=1 forbids computing it" in err and "fashion lifelong" in err
+    assert not (smoke_env / "cache" / "results").exists()
+
+
+def test_commit_results_copies_paper_runs_only(tmp_path, monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("commit_results",
+                                                  ROOT / "scripts" / "commit_results.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    local = tmp_path / "cache" / "results"
+    (local / "kd_hm").mkdir(parents=True)
+    (local / "fashion-lifelong-seed0-paper-x.json").write_text(
+        json.dumps({"config": {"experiment": "fashion", "preset": "paper"}}))
+    (local / "fashion-lifelong-seed0-paper-x.npz").write_bytes(b"npz")
+    (local / "fashion-lifelong-seed0-quick-y.json").write_text(
+        json.dumps({"config": {"experiment": "fashion", "preset": "quick"}}))
+    (local / "kd_hm" / "run-z.json").write_text(json.dumps({"params": {"preset": "paper"}}))
+    monkeypatch.setenv("LGM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(mod, "COMMITTED_RESULTS", tmp_path / "results")
+    assert mod.main([]) == 0
+    got = sorted(str(p.relative_to(tmp_path / "results"))
+                 for p in (tmp_path / "results").rglob("*"))
+    assert got == ["fashion", "fashion/fashion-lifelong-seed0-paper-x.json",
+                   "fashion/fashion-lifelong-seed0-paper-x.npz", "kd_hm", "kd_hm/run-z.json"]

@@ -33,6 +33,7 @@ from torch import Tensor
 from lgm.data.tasks import TaskSequence, make_tasks
 from lgm.device import resolve_device
 from lgm.experiments.config import RunConfig
+from lgm.experiments.spec import check_may_train
 from lgm.losses.ewc import diagonal_fisher
 from lgm.metrics.classifier import FrechetScorer
 from lgm.metrics.elbo import importance_weighted_bound, negative_elbo, posterior_agreement
@@ -242,6 +243,8 @@ def run_experiments(cfgs: Sequence[RunConfig], *, resume: bool = True,
     classifier trained on the seed's data, cached). The result cache hands over the stack's
     ``checkpoint_dir`` (None: no checkpoints)."""
     check_stack(cfgs)
+    check_may_train(f"the {cfgs[0].experiment} {cfgs[0].method} run at preset "
+                    f"{cfgs[0].preset}, seeds {[c.seed for c in cfgs]}")
     device = resolve_device(cfgs[0].device)
     tasks = [load_tasks(c, device) for c in cfgs]
     scorers: list[FrechetScorer | None] = []

@@ -12,6 +12,7 @@ book pages that show it. :func:`make_config` applies the one seed rule:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,6 +30,19 @@ from pydantic import (
 PRESETS = ("smoke", "quick", "paper")
 Preset = Literal["smoke", "quick", "paper", "custom"]
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
+
+
+class TrainingForbiddenError(RuntimeError):
+    """Something would be computed where only stored results may be read (``LGM_NO_TRAIN=1``:
+    a book page shown at the paper preset from committed results, on a CPU)."""
+
+
+def check_may_train(what: str) -> None:
+    """Raise :class:`TrainingForbiddenError` when ``LGM_NO_TRAIN=1`` forbids computing ``what``."""
+    if os.environ.get("LGM_NO_TRAIN", "0") == "1":
+        raise TrainingForbiddenError(f"{what} is not in the result cache, and LGM_NO_TRAIN=1 "
+                                     "forbids computing it here (run it with python -m lgm "
+                                     "grid on a GPU and commit the result)")
 
 
 class ConfigError(ValueError):
