@@ -17,6 +17,11 @@ from lgm.data import write_idx
 from lgm.experiments import cache, make_config
 from tests.conftest import tiny_sequence
 
+
+def small():
+    """Two tasks of 32 band images (a quick in-memory run)."""
+    return tiny_sequence(2, n_train=32, n_val=8, n_test=16)
+
 FINGERPRINT = [1.0, 2.0, 3.0]
 
 
@@ -48,7 +53,7 @@ def runs(monkeypatch):
 
     def fake(cfgs, *, resume=True, checkpoint_dir=None):
         calls.append([c.seed for c in cfgs])
-        results = lifelong.run_stack(cfgs, tasks=[tiny_sequence(2) for _ in cfgs],
+        results = lifelong.run_stack(cfgs, tasks=[small() for _ in cfgs],
                                      checkpoint_dir=checkpoint_dir, resume=resume)
         for r in results:
             r["tasks"][0].update(getattr(fake, "poison", {}))
@@ -60,7 +65,7 @@ def runs(monkeypatch):
 
 
 def cfg(**kw):
-    return make_config("smoke", method="vanilla", batch_size=16, **kw)
+    return make_config("smoke", method="vanilla", batch_size=16, max_epochs=1, **kw)
 
 
 def local_files() -> list[Path]:

@@ -22,17 +22,22 @@ from lgm.training.checkpoint import save_checkpoint
 from tests.conftest import tiny_sequence
 
 
+def small():
+    """Two tasks of 32 band images (a quick in-memory run)."""
+    return tiny_sequence(2, n_train=32, n_val=8, n_test=16)
+
+
 @pytest.fixture(autouse=True)
 def _setup(tmp_path, monkeypatch):
     """No data, a constant fingerprint, runs on tiny in-memory data."""
     monkeypatch.setenv("LGM_DATA", str(tmp_path / "no-data"))
     monkeypatch.setattr(cache, "entry_fingerprint", lambda entry: [1.0])
     monkeypatch.setattr(lifelong, "run_experiments", lambda cfgs, resume=True, checkpoint_dir=None:
-                        lifelong.run_stack(cfgs, tasks=[tiny_sequence(2) for _ in cfgs]))
+                        lifelong.run_stack(cfgs, tasks=[small() for _ in cfgs]))
 
 
 def cfg():
-    return make_config("smoke", method="vanilla", batch_size=16)
+    return make_config("smoke", method="vanilla", batch_size=16, max_epochs=1)
 
 
 def failing_temp_files(monkeypatch, err: OSError, *, on_write: bool = True) -> None:

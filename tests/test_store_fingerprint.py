@@ -15,6 +15,11 @@ from lgm.experiments import cache, make_config
 from lgm.experiments.fingerprints import lifelong_fingerprint
 from tests.conftest import tiny_sequence
 
+
+def small():
+    """Two tasks of 32 band images (a quick in-memory run)."""
+    return tiny_sequence(2, n_train=32, n_val=8, n_test=16)
+
 COMMITTED = sorted((cache.COMMITTED_RESULTS / "fashion").glob("*.json"))
 
 
@@ -31,7 +36,7 @@ def counted_runs(monkeypatch, no_data):
 
     def fake_run_experiments(cfgs, *, resume=True, checkpoint_dir=None):
         calls.append([c.seed for c in cfgs])
-        return lifelong.run_stack(cfgs, tasks=[tiny_sequence(2) for _ in cfgs],
+        return lifelong.run_stack(cfgs, tasks=[small() for _ in cfgs],
                                   checkpoint_dir=checkpoint_dir, resume=resume)
 
     monkeypatch.setattr(lifelong, "run_experiments", fake_run_experiments)
@@ -39,7 +44,7 @@ def counted_runs(monkeypatch, no_data):
 
 
 def smoke(**kw):
-    return make_config("smoke", method="vanilla", batch_size=16, **kw)
+    return make_config("smoke", method="vanilla", batch_size=16, max_epochs=1, **kw)
 
 
 def test_committed_results_hold_the_fingerprint_of_the_current_code():
