@@ -32,7 +32,11 @@
 #   generates replay data for the previous distributions.
 # - **ewc**: the same student–teacher set-up, with the EWC penalty
 #   $\frac{\gamma}{2}(\xi - \Xi)^T F (\xi - \Xi)$ (diagonal Fisher estimated from the
-#   ELBO) instead of the consistency term, and no BatchNorm (appendix 7.4.1).
+#   ELBO) instead of the consistency term, and no BatchNorm (appendix 7.4.1). **This page
+#   shows EWC with the teacher's generative replay** (`ewc_replay=True`), as the reference
+#   code runs it; the paper's text ("the same student-teacher architecture ... instead of our
+#   consistency regularizer") leaves replay open. The variant without replay is in the plan
+#   (`python -m lgm plan --pages fig3`: `ewc_replay: false`) and is not committed yet.
 # - **vanilla**: one VAE fine-tuned on each distribution in turn: no replay, no
 #   regulariser (the forgetting baseline).
 # - **upto**: one VAE trained at distribution $i$ on the real data of distributions

@@ -26,15 +26,16 @@ def test_units_are_shared_between_pages():
     units, by_page = plan.make_plan("paper", ["fig3", "fig6", "fig9"], with_status=False)
     shared = [u for u in units if len(u.pages) == 3]  # Fig. 3's lifelong stack
     assert len(shared) == 1 and shared[0].cfg.method == "lifelong"
-    assert len(units) == 5 + 1  # fig3's five methods, fig9's forward KL
+    assert len(units) == 5 + 1 + 1  # fig3's five methods and EWC without replay, fig9's forward
     assert shared[0].cfg.seeds == (0, 1, 2, 3, 4)  # the paper's seeds
 
 
 def test_committed_paper_results_show_as_committed():
     units, _ = plan.make_plan("paper", ["fig3"])
-    status = {u.cfg.method: u.status for u in units}
-    assert status == {"lifelong": "committed", "ewc": "committed", "vanilla": "committed",
-                      "full": "missing", "upto": "missing"}, status
+    status = {(u.cfg.method, u.cfg.ewc_replay): u.status for u in units}
+    assert status == {("lifelong", True): "committed", ("ewc", True): "committed",
+                      ("vanilla", True): "committed", ("full", True): "missing",
+                      ("upto", True): "missing", ("ewc", False): "missing"}, status
 
 
 def test_pages_are_ordered_cheapest_first():

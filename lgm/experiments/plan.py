@@ -39,7 +39,8 @@ RUNS_GROUP = "experiments"  # where the cache keeps a KD experiment's whole resu
 # page -> list of (experiment, overrides): each entry one lifelong stack
 LIFELONG_VARIANTS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "fig3": [("fashion", {"method": m, "visuals": 8})
-             for m in ("lifelong", "ewc", "vanilla", "full", "upto")],
+             for m in ("lifelong", "ewc", "vanilla", "full", "upto")]
+    + [("fashion", {"method": "ewc", "visuals": 8, "ewc_replay": False})],  # the paper's text?
     "fig6": [("fashion", {"method": "lifelong", "visuals": 8})],
     "fig9": [("fashion", {"method": "lifelong", "visuals": 8}),
              ("fashion", {"method": "lifelong", "visuals": 8,
