@@ -104,3 +104,14 @@ def test_cached_call_records_the_data_it_read_and_sees_it_change(tmp_path, monke
         again = cache.cached_call("toy", "mean", {"n": 1}, mnist_mean)
     assert again["cache"] == "computed"
     assert again["data_fingerprint"]["digest"] != stored["data_fingerprint"]["digest"]
+
+
+def test_nested_recorders_each_see_the_reads_inside_them(tmp_path, monkeypatch):
+    write_mnist(tmp_path / "data")
+    monkeypatch.setenv("LGM_DATA", str(tmp_path / "data"))
+    with recording_reads() as outer:
+        with recording_reads() as inner:  # equal (empty) lists: removed by identity
+            pass
+        with recording_reads() as inner:
+            load_dataset("mnist", split="test")
+    assert len(inner) == 2 and len(outer) == 2
