@@ -230,11 +230,13 @@ def cmd_params() -> int:
 
 def failure(err: BaseException) -> tuple[str, str]:
     """(kind, one-line message) of an error the command line reports without a traceback."""
+    from lgm.experiments.cache import NonFiniteResultError
     from lgm.training import CheckpointError, NonFiniteLossError
+    from lgm.training.fit import TrainingDivergedError
 
     if isinstance(err, ConfigError | argparse.ArgumentTypeError):
         return "usage", str(err)
-    if isinstance(err, NonFiniteLossError):
+    if isinstance(err, NonFiniteLossError | NonFiniteResultError | TrainingDivergedError):
         return "diverged", f"{err} (nothing was cached for this run)"
     if isinstance(err, CheckpointError):
         return "checkpoint", str(err)

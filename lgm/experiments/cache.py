@@ -65,6 +65,7 @@ from lgm.data.fingerprint import (
 from lgm.data.idx import DataNotFoundError
 from lgm.data.tasks import experiment_fingerprint
 from lgm.experiments.config import RunConfig
+from lgm.experiments.spec import check_may_train
 from lgm.paths import REPO_ROOT, CacheError, atomic_write, cache_root, ensure_folder, store_error
 
 RESULT_PACKAGES = ("data", "models", "losses", "training", "metrics", "experiments")
@@ -588,6 +589,7 @@ def cached_call(group: str, name: str, params: dict[str, Any],
         if hit is not None:
             return hit
         with recording_reads() as reads:
+            check_may_train(f"{group}/{name}")
             result = compute(params)
         if "provenance" not in result:
             raise ValueError(f"{name}: compute() must return a 'provenance' entry")

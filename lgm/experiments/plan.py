@@ -170,8 +170,8 @@ def run_kd(exp: Experiment, cfg: ExperimentConfig, *, compute: bool = True) -> A
                                                               started)
         return {"complete": True, "provenance": prov}
 
-    whole.__module__ = exp.run.__module__  # the experiment's fingerprint guards the record
-    record = cached_call(RUNS_GROUP, exp.name, kd_params(cfg), whole, recompute=compute)
+    record = cached_call(RUNS_GROUP, exp.name, kd_params(cfg), whole, recompute=compute,
+                         entry=exp.run.__module__)  # the experiment's fingerprint guards it
     if "result" in holder or not compute:
         return holder.get("result", record)
     return exp.run(cfg)  # recorded earlier: every part is a cache hit
