@@ -54,9 +54,12 @@
 # polynomial features of $y$ (degree 4), 5-fold cross-fitted (`lgm.metrics.density_ratio`).
 #
 # **Budgets.** `paper`: $L = 1 \dots 20$, five seeds, 4000 steps of 1024, estimates from
-# 20000 samples (committed results, shown at every preset when they are there). `quick`:
-# $L \in \{1, 2, 5, 10, 20\}$, 300 steps of 256, one seed. `smoke`: a few steps. The readings
-# table uses $L \in \{1, 2, 4, 7, 10, 15, 20\}$, three seeds, 1000 steps of 512.
+# 20000 samples. `quick`: $L \in \{1, 2, 5, 10, 20\}$, 300 steps of 256, one seed. `smoke`: a
+# few steps. The readings use $L \in \{1, 2, 4, 7, 10, 15, 20\}$, three seeds, 1000 steps of
+# 512, estimates from 8000 samples. **The headline figure** shows the paper preset's results
+# when they are committed, else the literal reading's at the readings budget (committed; the
+# paper preset did not fit the shared 2-core machine's time while this page was written, see
+# `results/README.md`), else this page's own run; the line under the next cell says which.
 
 # %% tags=["parameters"]
 preset = "quick"
@@ -78,6 +81,7 @@ from lgm.experiments.kd_toy import (
     claims,
     kl_markdown,
     paper_config,
+    reading_config,
     readings_markdown,
     reproduced,
     run_readings,
@@ -99,11 +103,20 @@ started = time.perf_counter()
 seeds = resolve_seeds(preset, seeds)
 cfg = toy_config(preset, CHAIN, seeds=tuple(seeds), device=device)
 own = run_toy(cfg)
-try:  # the committed paper-preset results, whatever this page's preset
-    headline = own if preset == "paper" else run_toy(paper_config(CHAIN), recompute=False)
-    source = "the paper preset (committed results)"
-except LookupError:
-    headline, source = own, f"this page's preset `{preset}` (no paper-preset results found)"
+# the headline: the paper preset's results if committed, else the literal reading's at the
+# readings budget (committed), else this page's own run
+headline, source = own, f"this page's preset `{preset}`"
+for label, make in (("the paper preset", lambda: paper_config(CHAIN)),
+                    ("the literal reading at the readings budget",
+                     lambda: reading_config(CHAIN, "literal"))):
+    if preset == "paper":
+        break
+    try:
+        name = None if label == "the paper preset" else f"kd_toy_{CHAIN}-reading-literal"
+        headline, source = run_toy(make(), name, recompute=False), f"{label} (committed)"
+        break
+    except LookupError:
+        continue
 hc = headline["config"]
 print(f"headline: {source}: depths {hc['layers'][0]}..{hc['layers'][-1]}, seeds {hc['seeds']}, "
       f"{hc['steps']} steps of {hc['batch']}; this page's own run: preset {preset}, "
@@ -127,10 +140,9 @@ plt.show()
 #
 # ## Our values beside the paper's
 #
-# The paper's Fig. 2 has no numbers in the text (its axis shows the KL of local rising to about
-# 0.3 nats at $L = 20$ and ours staying under about 0.05; read off the plot, not reported).
-# Exact KL and estimate, in nats, mean ± standard deviation over seeds (the estimator's mean
-# standard error in brackets):
+# The paper's Fig. 2 has no numbers in the text, only its qualitative claims (below the
+# table). Exact KL and estimate, in nats, mean ± standard deviation over seeds (the estimator's
+# mean standard error in brackets):
 
 # %% tags=["hide-input"]
 display(Markdown(kl_markdown(headline, f"{PAPER[CHAIN]['figure']}: "
@@ -199,13 +211,26 @@ save_verdicts(PAGE, preset, verdict_rows(lines, "qualitative (Fig. 2, no numbers
 # %% [markdown]
 # ## Closing note
 #
-# **Under the literal reading the paper's Fig. 2 does not hold.** The summary above gives the
-# numbers: with a student of the teacher's form plus a residual, both methods' exact output KL
-# stays tiny (thousandths of a nat or less) at every depth, and the density-ratio estimate the
-# paper uses cannot tell either from zero. Local's per-layer errors do add up in the *joint*
-# law, but the chain's contraction and fresh noise wash them out before the output. The
-# readings table says under which reading the figure's shape appears, and the verdicts above
-# record it.
+# **Under the literal reading the paper's Fig. 2 does not hold.** In the literal reading's runs
+# (readings budget: three seeds, 1000 steps of 512) local's exact KL does grow with $L$, close
+# to linearly: $5.5 \times 10^{-5}$ nats at $L = 1$, $5.3 \times 10^{-3}$ at $L = 20$ (slope
+# $1.1 \times 10^{-4}$ nats per layer). But that growth is tiny and below what the paper's
+# instrument resolves: the density-ratio estimate reads $0.003 \pm 0.002$ at $L = 20$. And ours
+# does **not** accumulate less: its exact KL at $L = 20$ is 0.057, ten times local's. Eq. 7
+# trains the student's output *path*, not its conditionals: ours' per-layer errors are
+# 0.005–0.5 nats (local's $2 \times 10^{-4}$–0.01), their sum (the joint KL) is 1.3 nats,
+# and the chain's contraction and fresh noise wash all but 0.057 of it out before $y$; the
+# estimator misses most of that too (it reads 0.003). Local's per-layer errors sum to 0.039 and
+# reach $y$ as 0.005: the same washing-out.
+#
+# **No reading we tried reproduces the figure** (table above): with 100 steps both are larger
+# and ours is further behind (local 0.03, ours 0.17 at $L = 20$); with a 3-unit plain MLP both
+# reach about 0.8 nats at $L = 20$ and local's KL grows roughly linearly, as in the figure, but
+# ours is no lower; with a noise std of 0.01 local reaches 0.06 and ours 0.78. So the figure's
+# *local* curve appears once the student cannot fit each conditional (a weak student), but the
+# figure's *ours* curve, staying low, appeared under none of our readings. What we did not try:
+# a chain whose map expands (so that per-layer errors compound instead of washing out), longer
+# training of ours alone, other values of $\lambda$. The page's own numbers follow.
 
 # %% tags=["hide-input"]
 c = claims(headline)
