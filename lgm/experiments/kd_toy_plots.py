@@ -78,7 +78,7 @@ def toy_figure(result: dict[str, Any], title: str, path: Path) -> Any:
         ax.set_yscale("log")
     else:
         mass = np.cumsum(arrays["law_teacher"]) / np.sum(arrays["law_teacher"])
-        sel = slice(int(np.searchsorted(mass, 1e-4)), int(np.searchsorted(mass, 1 - 1e-4)) + 1)
+        sel = slice(int(np.searchsorted(mass, 5e-3)), int(np.searchsorted(mass, 1 - 5e-3)) + 1)
     ax.plot(states[sel], arrays["law_teacher"][sel], color="0.3", lw=2.5, alpha=0.6,
             label="teacher")
     for m in cfg["methods"]:
