@@ -231,7 +231,9 @@ save_verdicts(PAGE, preset, verdict_rows(lines, "qualitative (Fig. 2, no numbers
 # fast and ours is no lower (0.87 vs 0.79 nats at $L = 20$), so the rule at $L = 20$ says "not
 # reproduced". With 8 units the same, less marked: ours below local up to $L = 7$ (0.0056 vs
 # 0.0077), level at $L = 10$, above it beyond (0.68 vs 0.30 at $L = 20$). With a noise std of
-# 0.01 ours is below local up to $L = 7$ and far above it after (0.78 vs 0.06 at $L = 20$). So the figure's *local* curve appears once the student
+# 0.01 ours is below local up to $L = 7$ and far above it after (0.78 vs 0.06 at $L = 20$);
+# with std 0.01 and the 8-unit MLP the two are level up to $L = 4$ and ours is above after
+# (0.95 vs 0.25 at $L = 20$). So the figure's *local* curve appears once the student
 # cannot fit each conditional (a weak student), and its *ours* curve only over the shallower
 # half of the chain, under the weak-student reading. What we did not try:
 # a chain whose map expands (so that per-layer errors compound instead of washing out), longer
