@@ -130,9 +130,18 @@ def tex_label(name: str) -> str:
     return f"${sub(name)}$"
 
 
-def layout(graph: Graph) -> dict[str, tuple[float, float]]:
-    """Node positions: x = topological depth, nodes of one depth spread vertically."""
-    d = depths(graph)
+def layout(graph: Graph, late_roots: bool = False) -> dict[str, tuple[float, float]]:
+    """Node positions: x = topological depth, nodes of one depth spread vertically.
+
+    ``late_roots``: an auxiliary root (kind "auxiliary") sits one column before its child
+    instead of in the first column (fig. 4's chains: each eps next to the variable it drives).
+    """
+    d = dict(depths(graph))
+    if late_roots:
+        for n, kind in graph.nodes.items():
+            children = [c for p, c in graph.edges if p == n]
+            if kind == "auxiliary" and children:
+                d[n] = min(d[c] for c in children) - 1
     pos: dict[str, tuple[float, float]] = {}
     for level in sorted(set(d.values())):
         names = [n for n in graph.nodes if d[n] == level]
@@ -142,41 +151,50 @@ def layout(graph: Graph) -> dict[str, tuple[float, float]]:
 
 
 def draw_graph(ax: Any, graph: Graph, radius: float = 0.22,
-               span: tuple[float, float] | None = None) -> None:
+               span: tuple[float, float] | None = None, *, fontsize: float = 10,
+               fills: dict[str, str] | None = None,
+               edge_styles: dict[tuple[str, str], dict[str, Any]] | None = None,
+               labels: dict[str, str] | None = None, late_roots: bool = False) -> None:
     """Draw ``graph`` on a matplotlib axis: circles random (shaded: inputs), diamonds
     deterministic, auxiliary roots as dashed circles; arrows parent -> child (bent when they
     skip a depth). ``span`` = (width, height) of the view, to draw several graphs at one
-    scale."""
+    scale. ``fills`` colours nodes, ``edge_styles`` overrides an edge's arrow properties,
+    ``labels`` replaces a node's TeX label (fig. 3's pairs, fig. 4's short names)."""
     from matplotlib.patches import Circle, RegularPolygon
 
-    pos, d = layout(graph), depths(graph)
+    pos = layout(graph, late_roots)
+    patches = {}
     for name, kind in graph.nodes.items():
         xy = pos[name]
+        fill = (fills or {}).get(name, "0.8" if kind == "input" else "white")
         if kind == "deterministic":
-            patch = RegularPolygon(xy, 4, radius=radius * 1.3, fc="white", ec="black")
+            patch = RegularPolygon(xy, 4, radius=radius * 1.3, fc=fill, ec="black")
         else:
-            patch = Circle(xy, radius, fc="0.8" if kind == "input" else "white", ec="black",
+            patch = Circle(xy, radius, fc=fill, ec="black",
                            ls="--" if kind == "auxiliary" else "-")
-        ax.add_patch(patch)
-        ax.text(*xy, tex_label(name), ha="center", va="center", fontsize=10)
+        patches[name] = ax.add_patch(patch)
+        ax.text(*xy, (labels or {}).get(name, tex_label(name)), ha="center", va="center",
+                fontsize=fontsize)
     for p, c in graph.edges:
-        bend = 0.35 if d[c] - d[p] > 1 and pos[c][1] == pos[p][1] else 0.0
-        ax.annotate("", xy=pos[c], xytext=pos[p],
-                    arrowprops=dict(arrowstyle="-|>", color="0.2", shrinkA=12, shrinkB=12,
-                                    connectionstyle=f"arc3,rad={bend}"))
-    width, height = span or graph_span(graph)
+        bend = 0.35 if pos[c][0] - pos[p][0] > 1 and pos[c][1] == pos[p][1] else 0.0
+        props = dict(arrowstyle="-|>", color="0.2", shrinkA=1, shrinkB=1,
+                     patchA=patches[p], patchB=patches[c],
+                     connectionstyle=f"arc3,rad={bend}")
+        props.update((edge_styles or {}).get((p, c), {}))
+        ax.annotate("", xy=pos[c], xytext=pos[p], arrowprops=props)
+    width, height = span or graph_span(graph, late_roots)
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(-height / 2, height / 2)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(graph.title)
+    ax.set_title(graph.title, fontsize=fontsize)
 
 
-def graph_span(graph: Graph) -> tuple[float, float]:
+def graph_span(graph: Graph, late_roots: bool = False) -> tuple[float, float]:
     """(width, height) that holds the drawing of ``graph``."""
-    pos = layout(graph)
+    pos = layout(graph, late_roots)
     xs, ys = zip(*pos.values(), strict=True)
-    return max(xs) + 1.0, 2 * max(abs(y) for y in ys) + 1.4
+    return max(xs) - min(xs) + 1.0, 2 * max(abs(y) for y in ys) + 1.4
 
 
 def draw_forms(axes: Any, graphs: list[Graph]) -> None:
@@ -227,3 +245,58 @@ class ToyDGM(nn.Module):
                  2, ("z1", "y1"))
         add("y2", "target", b2 * pick(z2, "z2", parents), 3, ("z2",))
         return pass_
+
+
+class ChainDGM(nn.Module):
+    """A DGM of scalar Gaussians given as data: ``spec`` lists (name, role, parents) in
+    topological order (a parent is an earlier name or the input ``"x"``). Each conditional is
+    N(sum_p w_p * p, std^2); a latent with no parent is a parameter-free N(0, 1), a shared
+    prior (a GAN's code z). ``std`` small makes the latents near-deterministic features.
+
+    The small DGMs of the KD paper's fig. 3 are such specs: :data:`VANILLA` (x -> y),
+    :data:`GAN` (z -> f -> y, features f), :data:`AUTOREGRESSIVE` (y1 | x, y2 | y1, x).
+    """
+
+    def __init__(self, spec: tuple[tuple[str, str, tuple[str, ...]], ...],
+                 std: float = 0.5, seed: int = 0) -> None:
+        super().__init__()
+        names: list[str] = []
+        for name, _, parents in spec:
+            unknown = [p for p in parents if p != "x" and p not in names]
+            if unknown:
+                raise ValueError(f"conditional {name!r}: parents {unknown} come later or are "
+                                 f"unknown; spec must be in topological order")
+            names.append(name)
+        self.spec, self.std = spec, std
+        g = torch.Generator().manual_seed(seed)
+        self.weights = nn.ParameterDict({
+            name: nn.Parameter(0.5 + torch.rand(len(parents), generator=g, dtype=torch.float64))
+            for name, _, parents in spec if parents})
+
+    def sample_noise(self, n: int, generator: torch.Generator | None = None
+                     ) -> dict[str, Tensor]:
+        return {name: torch.randn(n, 1, generator=generator, dtype=torch.float64)
+                for name, _, _ in self.spec}
+
+    def ancestral(self, noise: dict[str, Tensor], x: Tensor | None = None,
+                  parents: dict[str, Tensor] | None = None) -> AncestralPass:
+        pass_, own = AncestralPass(), {} if x is None else {"x": x}
+        for name, role, pa in self.spec:
+            if "x" in pa and x is None:
+                raise ValueError(f"conditional {name!r} needs the input x")
+            if pa:
+                w = self.weights[name]
+                mu = sum(w[k] * pick(own[p], p, parents) for k, p in enumerate(pa))
+                std = torch.full_like(mu, self.std)
+            else:
+                mu, std = torch.zeros_like(noise[name]), torch.ones_like(noise[name])
+            own[name] = pass_.add(Conditional(
+                name, role, "gaussian", {"mu": mu, "std": std},
+                gaussian_sample(mu, std, noise[name]),
+                parents=(*pa, f"eps:{name}") if role == "latent" else pa))
+        return pass_
+
+
+VANILLA = (("y", "target", ("x",)),)
+GAN = (("z", "latent", ()), ("f", "latent", ("z",)), ("y", "target", ("f",)))
+AUTOREGRESSIVE = (("y1", "target", ("x",)), ("y2", "target", ("y1", "x")))
