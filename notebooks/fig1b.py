@@ -66,6 +66,56 @@ page = begin("fig1b", preset=preset, seeds=resolve_seeds(preset, seeds), device=
              caveat=preset_limits(preset, len(resolve_seeds(preset, seeds)))
              + (" This page trains on 200 images per digit at the quick preset."
                 if preset == "quick" else ""))
+
+# %% [markdown]
+# ## Figure 1a: the sequential setting
+#
+# The paper's setting (section 1, Figure 1a): distributions $P_0, P_1, \dots$ arrive one after
+# another, and while learning $P_k$ the model sees **only** $P_k$'s data; the earlier ones are
+# gone. Below, a few training images of each of the first five tasks of the `mnist` sequence
+# (`lgm.data.tasks.make_tasks`, one digit per task), in the order the learner meets them. Under
+# each task, the share of every minibatch that the lifelong model fills with replay from its
+# frozen teacher, $\pi = k / (k + 1)$ after $k$ tasks (`lgm.training.replay.replay_count`, at
+# this preset's batch size): replay stands in for all $k$ past distributions together, so
+# they keep their weight in the objective.
+
+# %% tags=["hide-input"]
+from lgm.data.tasks import make_tasks
+from lgm.report import diagrams
+
+setting = make_config(preset, experiment="mnist", seed=page.seeds[0], device=device,
+                      data_root=data_root)
+sequence = make_tasks("mnist", root=data_root, num_tasks=5, max_per_task=4,
+                      seed=page.seeds[0])
+page.figure(diagrams.draw_task_sequence(sequence, per_task=4, batch_size=setting.batch_size),
+            "fig1a",
+            {"task": list(range(len(sequence))),
+             "replayed_rows": [r for r, _ in diagrams.replay_proportions(
+                 len(sequence), setting.batch_size)],
+             "batch_size": [setting.batch_size] * len(sequence)})
+
+# %% [markdown]
+# ## Figure 2: teacher, student and replay
+#
+# The method (sections 3-4, Figure 2). After task $k - 1$ the model is frozen as the
+# **teacher** $P_\Theta(x \mid z)$, $Q_\Phi(z \mid x)$; a **student** learns task $k$ from a
+# minibatch whose rows are real images of task $k$ and replayed images $\hat x$ decoded by the
+# teacher from prior draws (codes of tasks $0..k-1$). On the replayed rows the consistency term
+# keeps the student's posterior over the discrete code close to the teacher's. When the task
+# ends the student becomes the next teacher. The diagram is drawn from the `StudentObjective`
+# this page's configuration builds at task $k = 2$: its replay rows, whether it uses the
+# consistency term, and the weight of each term of `lgm.training.objective.TERMS` it adds.
+
+# %% tags=["hide-input"]
+objective = diagrams.objective_at(setting.weights, tasks_seen=2)
+terms = diagrams.objective_terms(objective)
+page.figure(diagrams.draw_teacher_student(objective, batch_size=setting.batch_size), "fig2",
+            {"term": list(terms), "weight": list(terms.values())})
+
+# %% [markdown]
+# ## Figure 1b: the posterior of a Gaussian VAE
+
+# %% tags=["hide-input"]
 # At the quick preset 200 training images per digit (not 500) keep the two runs within a
 # minute of CPU; the other presets keep their own.
 budget = {"max_per_task": 200} if preset == "quick" else {}

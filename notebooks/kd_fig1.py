@@ -47,6 +47,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from lgm.models.graph import ToyDGM, dgm_forms, draw_forms
+from lgm.report import diagrams
 from lgm.report.kd_fig1 import identities
 from lgm.report.page import begin
 
@@ -61,7 +62,8 @@ pass_ = model.ancestral(noise, x)
 forms = dgm_forms(pass_)
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 4, figsize=(18, 5.2), constrained_layout=True)
+fig, axes = plt.subplots(2, 2, figsize=(9.5, 5.6), constrained_layout=True)
+axes = list(axes.flat)
 draw_forms(axes, forms)
 for ax, letter in zip(axes, "abcd", strict=True):
     ax.set_title(f"({letter}) {ax.get_title()} form")
@@ -87,6 +89,61 @@ page.figure(fig, "kd_fig1")
 # %% tags=["hide-input"]
 identities(page, model, pass_, forms, noise, x, generator)
 page.show_claims()
+
+# %% [markdown]
+# ## Which conditionals each distillation method pairs (Fig. 3)
+#
+# Fig. 3 colours, for five methods, the pairs of teacher and student conditionals that form one
+# independent distillation component. Here the pairs are not drawn by hand: each panel runs the
+# library's loss once on a small teacher and student (`lgm.losses.pairs.compared_pairs`
+# records every divergence the loss computes, and which parent values the student's
+# conditional was given), and the figure colours what was recorded:
+#
+# - **(a) vanilla network**: `target_free_loss` on $x \to y$ with no latent; it is eq. 2, one
+#   pair, $p(y \mid x)$;
+# - **(b) GAN** (eq. 9): a shared code $z$ (a parameter-free prior: not distilled), features
+#   $f$ and the output $y$; the features enter the latent loss with the 2-Wasserstein distance,
+#   the output the surrogate loss (a Gaussian with the teacher's fixed spread, whose KL is the
+#   squared distance of the means up to a constant);
+# - **(c) fully-visible autoregressive** (eq. 3): $y_2$'s conditional is compared at the
+#   *teacher's* $y_1$ (red dashed arrow);
+# - **(d) local** (`local_distillation_loss`) on fig. 1's model: every conditional, latent or
+#   target, is compared at the teacher's samples of its parents;
+# - **(e) ours** (`target_free_loss`, eq. 4, 6, 7): in the semi-auxiliary form the targets'
+#   conditionals are compared (terms `sd`, eq. 4) with the student's own latents, made from the
+#   shared auxiliary $\epsilon$, and the latents' conditionals enter the latent loss
+#   (terms `z`, eq. 6) weighted by $\lambda$; only the teacher's targets are handed to the
+#   student ($y_1$ as the parent of $z_2$, the chain rule of the KL over $y$).
+
+# %% tags=["hide-input"]
+panels = diagrams.distillation_panels(seed=seeds[0])
+page.figure(diagrams.draw_distillation(panels), "kd_fig3",
+            {"panel": [f"({p.label}) {p.title}" for p in panels],
+             "pairs": [diagrams.pair_summary(p) for p in panels]})
+
+# %% [markdown]
+# Each row of the figure's CSV lists the pairs as `name [term, measure] | parent(source)`:
+# source `teacher` is the teacher's sample handed to the student, `shared` an input or an
+# auxiliary variable both passes use, `student` the student's own (deterministic given the
+# shared $\epsilon$). Local distillation and ours differ exactly where the paper says: (d)
+# pairs every latent at the teacher's parents, (e) pairs the targets at the student's own
+# latents, so a student latent that drifts is penalised through the targets it feeds.
+#
+# ## The structures of the four deep DGMs of the experiments (Fig. 4)
+#
+# The same derivation as Fig. 1, from one ancestral pass (one sample) of each real model
+# class built tiny: (a) the 5-layer hierarchical (ladder) VAE of `lgm.models.ladder`, (b) the
+# VRNN of `lgm.models.vrnn` over $T = 3$ steps ($p_t$ the pen bit and $o_t$ the offset of
+# $x_t$; the LSTM state that carries $z_{<t}$ and $x_{<t}$ forward is not a variable, so each
+# step's conditionals name the previous step's variables as parents), (c) the Helmholtz
+# machine of `lgm.models.helmholtz` (binary latents, two targets), (d) the conditional ladder
+# VAE of the continual-learning experiment, `lgm.models.conditional_ladder` (the task
+# condition $c$ is the input $x$ of eq. 1). All are drawn in semi-auxiliary form: every latent
+# a diamond driven by its auxiliary root, the form that the distillation losses compare.
+
+# %% tags=["hide-input"]
+page.figure(diagrams.draw_structures(diagrams.structure_graphs(
+    diagrams.model_structures(seed=seeds[0]))), "kd_fig4")
 
 # %%
 page.end(provenance=f"preset `{preset}` (no training: the same at every preset) · seed "

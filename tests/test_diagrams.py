@@ -154,3 +154,11 @@ def test_figures_draw_within_the_books_limits():
         diagrams.structure_graphs(diagrams.model_structures())))
     _check_figure(diagrams.draw_task_sequence(tiny_sequence(3, n_train=8, n_val=2, n_test=2)))
     _check_figure(diagrams.draw_teacher_student(objective))
+
+
+def test_objective_at_a_task():
+    weights = ObjectiveWeights()
+    assert diagrams.objective_at(weights, 0).teacher is None
+    assert diagrams.objective_at(weights, 3).replay_rows(128) == 96
+    with pytest.raises(ValueError, match="tasks_seen"):
+        diagrams.objective_at(weights, -1)

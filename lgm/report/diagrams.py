@@ -45,8 +45,9 @@ from lgm.models.graph import (
     graph_span,
 )
 from lgm.models.semi_auxiliary import AncestralPass
-from lgm.training.objective import TERMS, StudentObjective
+from lgm.training.objective import TERMS, StudentObjective, Teacher
 from lgm.training.replay import replay_count
+from lgm.training.settings import ObjectiveWeights
 
 FONT = 9          # every text of these figures (>= 8 pt: readable at 9.5 in in the book)
 WIDTH = 9.5       # inches, the widest a figure may be
@@ -227,6 +228,21 @@ TERM_TEXT = {"neg_elbo": r"$-\mathrm{ELBO}(x, \hat x)$",
              "consistency": r"$\mathrm{KL}(Q_\phi(z_d|\hat x)\,\|\,Q_\Phi(z_d|\hat x))$",
              "info_gain": r"$\max(0, L_I)$", "likelihood": r"$\mathrm{KL}(P_\theta\,\|\,P_\Theta)$",
              "ewc": "EWC penalty"}
+
+
+def objective_at(weights: ObjectiveWeights, tasks_seen: int,
+                 image_shape: tuple[int, int, int] = (1, 28, 28)) -> StudentObjective:
+    """The student's objective at task ``tasks_seen`` (0: no teacher yet). A small untrained
+    VAE stands in for the frozen teacher: fig. 2 needs the objective's flags, weights and
+    replay rows, which do not depend on the teacher's values."""
+    if tasks_seen < 0:
+        raise ValueError(f"tasks_seen must be >= 0, got {tasks_seen}")
+    if tasks_seen == 0:
+        return StudentObjective(weights, None)
+    from lgm.models.vae import DiscreteContinuousVAE
+
+    teacher = DiscreteContinuousVAE("dense", image_shape, 2, max(tasks_seen, 2)).eval()
+    return StudentObjective(weights, Teacher(teacher, tasks_seen=tasks_seen))
 
 
 def objective_terms(objective: StudentObjective) -> dict[str, float]:
