@@ -211,17 +211,19 @@ save_verdicts(PAGE, preset, verdict_rows(lines, "qualitative (Fig. 2, no numbers
 # %% [markdown]
 # ## Closing note
 #
-# **Under the literal reading the paper's Fig. 2 does not hold.** In the literal reading's runs
-# (readings budget: three seeds, 1000 steps of 512) local's exact KL does grow with $L$, close
-# to linearly: $5.5 \times 10^{-5}$ nats at $L = 1$, $5.3 \times 10^{-3}$ at $L = 20$ (slope
-# $1.1 \times 10^{-4}$ nats per layer). But that growth is tiny and below what the paper's
-# instrument resolves: the density-ratio estimate reads $0.003 \pm 0.002$ at $L = 20$. And ours
-# does **not** accumulate less: its exact KL at $L = 20$ is 0.057, ten times local's. Eq. 7
-# trains the student's output *path*, not its conditionals: ours' per-layer errors are
-# 0.005–0.5 nats (local's $2 \times 10^{-4}$–0.01), their sum (the joint KL) is 1.3 nats,
-# and the chain's contraction and fresh noise wash all but 0.057 of it out before $y$; the
-# estimator misses most of that too (it reads 0.003). Local's per-layer errors sum to 0.039 and
-# reach $y$ as 0.005: the same washing-out.
+# **Under the literal reading the paper's Fig. 2 does not hold.** At the paper preset (five
+# seeds, 4000 steps of 1024, exact KL) local's error does grow with $L$, close to linearly:
+# $1.8 \times 10^{-5}$ nats at $L = 1$, $4.8 \times 10^{-4}$ at $L = 20$ (every seed between
+# 3.5 and $6.1 \times 10^{-4}$; slope $1.3 \times 10^{-5}$ nats per layer). But that growth is
+# far below what the paper's instrument resolves: the density-ratio estimate reads
+# $0.0001 \pm 0.0003$ at $L = 20$. And ours does **not** accumulate less: its exact KL is 3
+# to 10 times local's (medians over seeds) up to $L = 10$, and at $L = 20$ it is 0.004 to 0.05
+# in four seeds and 1.7 in the fifth (median 0.017, 35 times local's). Eq. 7 trains the student's output *path*, not
+# its conditionals: ours' per-layer errors at $L = 20$ are 0.04–0.36 nats (local's
+# $8 \times 10^{-5}$–0.002), their sum (the joint KL) is 2.2 nats (local's 0.009), and the
+# chain's contraction and fresh noise wash nearly all of it out before $y$. The readings
+# budget's literal runs (three seeds, 1000 steps of 512) say the same, ten times larger: local
+# $5.5 \times 10^{-5} \to 5.3 \times 10^{-3}$, ours 0.057 at $L = 20$.
 #
 # **No reading we tried reproduces the figure** (table above): with 100 steps both are larger
 # and ours is further behind (local 0.03, ours 0.17 at $L = 20$). With a 3-unit plain MLP the
