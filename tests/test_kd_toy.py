@@ -16,6 +16,7 @@ from lgm.experiments.kd_toy import (
     PRESETS,
     claims,
     growth_slope,
+    reading_verdict,
     reproduced,
     run_toy,
     summary,
@@ -245,6 +246,9 @@ def test_claims_follow_the_rules() -> None:
     assert [": holds." in line for line in lines] == [True, True, True]
     c = claims(fake_result(flat, grows))
     assert not c["local_grows"] and not c["ours_below"] and not reproduced(c)
+    assert reading_verdict(fake_result(grows, flat)) == "holds"
+    assert reading_verdict(fake_result(flat, grows)) == "does not hold"
+    assert reading_verdict(fake_result(grows[:1], flat[:1])) == "cannot be tested"  # one seed
 
 
 def test_config_errors_name_the_field() -> None:

@@ -227,7 +227,8 @@ def claims(result: dict[str, Any], key: str = "kl_exact") -> dict[str, Any]:
     default): local grows with L; ours is below local at the largest L; ours grows more slowly.
     Each: ``holds`` (bool) and the numbers behind it."""
     table = summary(result, key)
-    if set(table) != set(METHODS) or len(table["local"]["layers"]) < 2:
+    if (set(table) != set(METHODS) or len(table["local"]["layers"]) < 2
+            or table["local"]["values"].shape[0] < 2):  # no spread over seeds with one seed
         return {"testable": False}
     lo, ou = table["local"], table["ours"]
     s_lo, e_lo = growth_slope(lo["layers"], lo["mean"], lo["se"])
@@ -248,13 +249,22 @@ def reproduced(c: dict[str, Any]) -> bool:
     return bool(c.get("testable") and c["local_grows"] and c["ours_below"])
 
 
+def reading_verdict(result: dict[str, Any]) -> str:
+    """"holds" (the figure reproduced), "does not hold", or "cannot be tested" (one seed, one
+    depth or one method)."""
+    c = claims(result)
+    if not c["testable"]:
+        return "cannot be tested"
+    return "holds" if reproduced(c) else "does not hold"
+
+
 def verdict_lines(result: dict[str, Any], figure: str, reading: str) -> list[str]:
     """Verdict lines (``N. **claim** (rule): verdict. detail``) on the exact KL of ``result``."""
     c = claims(result)
     word = {True: "holds", False: "does not hold"}
     if not c["testable"]:
         return [f"1. **{figure} ({reading}): local grows with L, ours stays low** (needs both "
-                "methods and two depths): cannot be tested."]
+                "methods, two depths and two seeds): cannot be tested."]
     n = c["depth"]
     return [
         f"1. **{figure} ({reading}): the error of local distillation grows with L** (rule: "
@@ -303,7 +313,8 @@ def readings_markdown(readings: dict[str, dict[str, Any]], chain: str) -> str:
     for label, result in readings.items():
         c = claims(result)
         if not c["testable"]:
-            rows.append([label, described[label], "–", "–", "–", "–", "cannot be tested"])
+            rows.append([f"`{label}`", described[label], "–", "–", "–", "–",
+                         "cannot be tested (one seed)"])
             continue
         verdict = "holds" if reproduced(c) else "does not hold"
         rows.append([f"`{label}`", described[label],
