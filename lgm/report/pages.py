@@ -34,7 +34,8 @@ class PageInfo:
 
 PAGES: tuple[PageInfo, ...] = (
     PageInfo("table741", "lifelong", "Model sizes (appendix 7.4.1)"),
-    PageInfo("fig1b", "lifelong", "Two shortcomings of a Gaussian latent (Fig. 1b)",
+    PageInfo("fig1b", "lifelong",
+             "The setting (Figs. 1a, 2), two shortcomings of a Gaussian latent (Fig. 1b)",
              (("arch", '"conv" for the convolutional encoder/decoder'),
               ("seeds", "[0, 1, 2]: are the shares of the prior stable across seeds?"))),
     PageInfo("fig3", "lifelong", "Split Fashion-MNIST (Fig. 3)",
@@ -64,7 +65,8 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("fig9", "lifelong", "Forward vs reverse KL (Fig. 9)",
              (("seeds", "[0, 1, 2]: is the gap larger than the spread?"),
               ("arch", '"conv"'))),
-    PageInfo("kd_fig1", "kd", "Four forms of a deep DGM (Fig. 1)"),
+    PageInfo("kd_fig1", "kd",
+             "Four forms of a deep DGM, what each method pairs, four models (Figs. 1, 3, 4)"),
     PageInfo("kd_fig2", "kd", "Error accumulation, Gaussian chain (Fig. 2)",
              paper_note="runs on CPU cores: the tiny layers gain nothing from a GPU"),
     PageInfo("kd_fig5", "kd", "Error accumulation, binomial chain (Fig. 5)",
