@@ -75,19 +75,17 @@ from IPython.display import Markdown, display
 
 from lgm.experiments.kd_toy import (
     PAPER,
-    kl_markdown,
     paper_config,
     reading_config,
     reading_verdict,
-    readings_markdown,
     run_readings,
     run_toy,
     summary,
     toy_config,
-    verdict_lines,
 )
-from lgm.experiments.kd_toy_plots import readings_figure, toy_figure
-from lgm.experiments.report import (
+from lgm.report.kd_toy import kl_markdown, readings_markdown, verdict_lines
+from lgm.report.kd_toy_plots import readings_figure, toy_figure
+from lgm.report.verdict_lines import (
     resolve_seeds,
     results_provenance,
     save_verdicts,

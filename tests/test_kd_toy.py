@@ -21,7 +21,6 @@ from lgm.experiments.kd_toy import (
     run_toy,
     summary,
     toy_config,
-    verdict_lines,
 )
 from lgm.experiments.kd_toy_engine import Layout, _teacher_path, chain_losses
 from lgm.experiments.spec import ConfigError
@@ -35,6 +34,7 @@ from lgm.models.chains import (
     binomial_inverse_cdf,
     power_mean,
 )
+from lgm.report.kd_toy import verdict_lines
 
 
 # ----------------------------------------------------------------------------- the chains

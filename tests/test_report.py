@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from lgm.experiments import report as legacy
 from lgm.report import claims, figures, runs, tables
+from lgm.report import verdict_lines as legacy
 from lgm.report.claims import Claim
 
 

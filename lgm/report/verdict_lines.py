@@ -1,5 +1,6 @@
-"""Former home of the pages' bookkeeping, now :mod:`lgm.report` (kept as re-exports until the
-last page and module using it have moved; new code imports :mod:`lgm.report` directly)."""
+"""The former verdict-line format of the pages, kept for the KD toy pages (kd_fig2, kd_fig5):
+``"N. **claim** (rule): verdict. detail"`` lines parsed into :class:`lgm.report.claims.Claim`
+records. New pages record claims directly (:meth:`lgm.report.page.Page.check`)."""
 
 from __future__ import annotations
 
