@@ -67,59 +67,16 @@ figure_dir = "build/figures"
 
 # %%
 # data: synthetic (samples of the teacher chain; no data set)
-import time
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from lgm.experiments.kd_toy import (
-    PAPER,
-    paper_config,
-    reading_config,
-    reading_verdict,
-    run_readings,
-    run_toy,
-    summary,
-    toy_config,
-)
-from lgm.report.kd_toy import kl_markdown, readings_markdown, verdict_lines
-from lgm.report.kd_toy_plots import readings_figure, toy_figure
-from lgm.report.verdict_lines import (
-    resolve_seeds,
-    results_provenance,
-    save_verdicts,
-    verdict_rows,
-)
+from lgm.report.kd_toy import ToyPage
 
-CHAIN, PAGE, FIGURE = "binomial", "kd_fig5", "Fig. 5"
-started = time.perf_counter()
-seeds = resolve_seeds(preset, seeds)
-cfg = toy_config(preset, CHAIN, seeds=tuple(seeds), device=device)
-own = run_toy(cfg)
-# the headline: the paper preset's results if committed, else the literal reading's at the
-# readings budget (committed), else this page's own run
-headline, source = own, f"this page's preset `{preset}`"
-for label, make in (("the paper preset", lambda: paper_config(CHAIN)),
-                    ("the literal reading at the readings budget",
-                     lambda: reading_config(CHAIN, "literal"))):
-    if preset == "paper":
-        break
-    try:
-        name = None if label == "the paper preset" else f"kd_toy_{CHAIN}-reading-literal"
-        headline, source = run_toy(make(), name, recompute=False), f"{label} (committed)"
-        break
-    except LookupError:
-        continue
-hc = headline["config"]
-print(f"headline: {source}: depths {hc['layers'][0]}..{hc['layers'][-1]}, seeds {hc['seeds']}, "
-      f"{hc['steps']} steps of {hc['batch']}; this page's own run: preset {preset}, "
-      f"{len(cfg.layers)} depths, seeds {list(cfg.seeds)}, {cfg.steps} steps")
+page = ToyPage("binomial", "kd_fig5", "Fig. 5", preset, seeds, device, figure_dir)
+print(page.describe())
 
 # %% tags=["hide-input"]
-figure_path = Path(figure_dir) / "kd_fig5.png"
-toy_figure(headline, f"Binomial chain (Fig. 5), {source}: {len(hc['seeds'])} seed(s)",
-           figure_path)
+page.headline_figure()
 plt.show()
 
 # %% [markdown]
@@ -138,8 +95,7 @@ plt.show()
 # mean standard error in brackets):
 
 # %% tags=["hide-input"]
-display(Markdown(kl_markdown(headline, f"{PAPER[CHAIN]['figure']}: "
-                             + "; ".join(PAPER[CHAIN]["claims"]) + ", no numbers given")))
+display(Markdown(page.kl_table()))
 
 # %% [markdown]
 # ## The mechanism
@@ -154,15 +110,7 @@ display(Markdown(kl_markdown(headline, f"{PAPER[CHAIN]['figure']}: "
 # chain matters only for the few survivors.
 
 # %% tags=["hide-input"]
-joint, exact = summary(headline, "kl_joint"), summary(headline, "kl_exact")
-n = int(exact["local"]["layers"][-1])
-display(Markdown(
-    f"At $L = {n}$: local's per-layer errors sum to {joint['local']['mean'][-1]:.2e} nats and "
-    f"its output KL is {exact['local']['mean'][-1]:.2e}; ours' sum to "
-    f"{joint['ours']['mean'][-1]:.2e} and its output KL is {exact['ours']['mean'][-1]:.2e} "
-    f"(means over seeds). The grid's error (largest change when the spacing is doubled): "
-    f"{max(float(abs(headline['arrays'][f'kl_check_{m}']).max()) for m in hc['methods']):.1e}"
-    " nats."))
+display(Markdown(page.joint_note()))
 
 # %% [markdown]
 # ## The readings: what the paper leaves open
@@ -176,15 +124,8 @@ display(Markdown(
 # $L = 20$ by two standard errors.
 
 # %% tags=["hide-input"]
-readings, not_run = run_readings(CHAIN, smoke=preset == "smoke", device=device,
-                                 recompute=preset != "quick")
-display(Markdown(readings_markdown(readings, CHAIN) + (
-    f"\n\nNot run yet (no committed result; run the page at the paper preset to compute "
-    f"them): {', '.join(f'`{m}`' for m in not_run)}." if not_run else "")))
-readings_path = Path(figure_dir) / "kd_fig5_readings.png"
-if readings:
-    readings_figure(readings, CHAIN, readings_path)
-    plt.show()
+display(Markdown(page.readings_section()))
+plt.show()
 
 # %% [markdown]
 # ## Verdicts
@@ -192,13 +133,7 @@ if readings:
 # On the exact KL of the headline results (the literal reading), then one line per reading.
 
 # %% tags=["hide-input"]
-lines = verdict_lines(headline, FIGURE, "literal reading")
-for label, result in readings.items():
-    lines.append(f"{len(lines) + 1}. **{FIGURE} reproduced under the reading `{label}`** "
-                 "(rule: local grows with L and ours is below local at the largest L, exact "
-                 f"KL, two or more seeds): {reading_verdict(result)}.")
-display(Markdown("\n".join(lines)))
-save_verdicts(PAGE, preset, verdict_rows(lines, "qualitative (Fig. 5, no numbers)"))
+display(Markdown(page.verdicts()))
 
 # %% [markdown]
 # ## Closing note
@@ -226,14 +161,7 @@ save_verdicts(PAGE, preset, verdict_rows(lines, "qualitative (Fig. 5, no numbers
 # own numbers follow.
 
 # %% tags=["hide-input"]
-table = summary(headline)
-held = [label for label, r in readings.items() if reading_verdict(r) == "holds"]
-display(Markdown(
-    f"Literal reading, {source}: local {table['local']['mean'][0]:.2e} nats at L = "
-    f"{table['local']['layers'][0]}, {table['local']['mean'][-1]:.2e} at L = "
-    f"{table['local']['layers'][-1]}; ours {table['ours']['mean'][0]:.2e} and "
-    f"{table['ours']['mean'][-1]:.2e} (means over seeds). Readings under which the figure is "
-    "reproduced: " + (", ".join(f"`{h}`" for h in held) if held else "none") + "."))
+display(Markdown(page.closing_numbers()))
 
 # %% [markdown]
 # ## Exercises
@@ -273,5 +201,5 @@ display(Markdown(
 # ## Provenance
 
 # %%
-display(Markdown(results_provenance([own, headline, *readings.values()], preset, seeds, started,
-                                    extra=f"figures `{figure_path}`, `{readings_path}`")))
+# provenance: data, seeds, device and wall time
+display(Markdown(page.provenance()))

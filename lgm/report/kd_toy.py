@@ -78,3 +78,130 @@ def readings_markdown(readings: dict[str, dict[str, Any]], chain: str) -> str:
               "ours KL, L = 1 → max", "slopes local / ours (nats per layer)",
               "claims that hold", "figure reproduced"]
     return markdown_table(header, rows)
+
+
+class ToyPage:
+    """The code of the kd_fig2 and kd_fig5 pages, one method per cell: the headline result
+    (the paper preset's if committed, else the literal reading's, else the page's own run),
+    its figure and KL table, the joint-vs-output note, the readings, the verdicts and the
+    closing numbers."""
+
+    TITLES = {"gaussian": "Gaussian chain", "binomial": "Binomial chain"}
+
+    def __init__(self, chain: str, page: str, figure: str, preset: str, seeds: list[int],
+                 device: str, figure_dir: str) -> None:
+        import time
+
+        from lgm.experiments.kd_toy import run_toy, toy_config
+        from lgm.report.verdict_lines import resolve_seeds
+
+        self.started = time.perf_counter()
+        self.chain, self.page, self.figure, self.preset = chain, page, figure, preset
+        self.device, self.figure_dir = device, figure_dir
+        self.seeds = resolve_seeds(preset, seeds)
+        self.cfg = toy_config(preset, chain, seeds=tuple(self.seeds), device=device)
+        self.own = run_toy(self.cfg)
+        self.headline, self.source = self._headline()
+        self.readings: dict[str, dict[str, Any]] = {}
+        self.paths: list[str] = []
+
+    def _headline(self) -> tuple[dict[str, Any], str]:
+        from lgm.experiments.kd_toy import paper_config, reading_config, run_toy
+
+        if self.preset == "paper":
+            return self.own, f"this page's preset `{self.preset}`"
+        for label, name, cfg in (
+                ("the paper preset", None, paper_config(self.chain)),
+                ("the literal reading at the readings budget",
+                 f"kd_toy_{self.chain}-reading-literal", reading_config(self.chain, "literal"))):
+            try:
+                return run_toy(cfg, name, recompute=False), f"{label} (committed)"
+            except LookupError:
+                continue
+        return self.own, f"this page's preset `{self.preset}`"
+
+    def describe(self) -> str:
+        hc, cfg = self.headline["config"], self.cfg
+        return (f"headline: {self.source}: depths {hc['layers'][0]}..{hc['layers'][-1]}, seeds "
+                f"{hc['seeds']}, {hc['steps']} steps of {hc['batch']}; this page's own run: "
+                f"preset {self.preset}, {len(cfg.layers)} depths, seeds {list(cfg.seeds)}, "
+                f"{cfg.steps} steps")
+
+    def headline_figure(self) -> None:
+        from pathlib import Path
+
+        from lgm.report.kd_toy_plots import toy_figure
+
+        path = Path(self.figure_dir) / f"{self.page}.png"
+        toy_figure(self.headline, f"{self.TITLES[self.chain]} ({self.figure}), {self.source}: "
+                   f"{len(self.headline['config']['seeds'])} seed(s)", path)
+        self.paths.append(str(path))
+
+    def kl_table(self) -> str:
+        from lgm.experiments.kd_toy import PAPER
+
+        return kl_markdown(self.headline, f"{PAPER[self.chain]['figure']}: "
+                           + "; ".join(PAPER[self.chain]["claims"]) + ", no numbers given")
+
+    def joint_note(self) -> str:
+        headline = self.headline
+        joint, exact = summary(headline, "kl_joint"), summary(headline, "kl_exact")
+        n = int(exact["local"]["layers"][-1])
+        grid = max(float(abs(headline["arrays"][f"kl_check_{m}"]).max())
+                   for m in headline["config"]["methods"])
+        return (f"At $L = {n}$: local's per-layer errors sum to {joint['local']['mean'][-1]:.2e} "
+                f"nats and its output KL is {exact['local']['mean'][-1]:.2e}; ours' sum to "
+                f"{joint['ours']['mean'][-1]:.2e} and its output KL is "
+                f"{exact['ours']['mean'][-1]:.2e} (means over seeds). The grid's error (largest "
+                f"change when the spacing is doubled): {grid:.1e} nats.")
+
+    def readings_section(self) -> str:
+        """Run (or read) the readings; their table as Markdown, and their figure drawn."""
+        from pathlib import Path
+
+        from lgm.experiments.kd_toy import run_readings
+        from lgm.report.kd_toy_plots import readings_figure
+
+        self.readings, not_run = run_readings(self.chain, smoke=self.preset == "smoke",
+                                              device=self.device,
+                                              recompute=self.preset != "quick")
+        if self.readings:
+            path = Path(self.figure_dir) / f"{self.page}_readings.png"
+            readings_figure(self.readings, self.chain, path)
+            self.paths.append(str(path))
+        return readings_markdown(self.readings, self.chain) + (
+            f"\n\nNot run yet (no committed result; run the page at the paper preset to "
+            f"compute them): {', '.join(f'`{m}`' for m in not_run)}." if not_run else "")
+
+    def verdicts(self) -> str:
+        """The verdict lines (literal reading, then one per reading), recorded for the summary."""
+        from lgm.experiments.kd_toy import reading_verdict
+        from lgm.report.verdict_lines import save_verdicts, verdict_rows
+
+        lines = verdict_lines(self.headline, self.figure, "literal reading")
+        for label, result in self.readings.items():
+            lines.append(f"{len(lines) + 1}. **{self.figure} reproduced under the reading "
+                         f"`{label}`** (rule: local grows with L and ours is below local at the "
+                         f"largest L, exact KL, two or more seeds): {reading_verdict(result)}.")
+        save_verdicts(self.page, self.preset,
+                      verdict_rows(lines, f"qualitative ({self.figure}, no numbers)"))
+        return "\n".join(lines)
+
+    def closing_numbers(self) -> str:
+        from lgm.experiments.kd_toy import reading_verdict
+
+        table = summary(self.headline)
+        held = [lb for lb, r in self.readings.items() if reading_verdict(r) == "holds"]
+        local, ours = table["local"], table["ours"]
+        return (f"Literal reading, {self.source}: local {local['mean'][0]:.2e} nats at L = "
+                f"{local['layers'][0]}, {local['mean'][-1]:.2e} at L = {local['layers'][-1]}; "
+                f"ours {ours['mean'][0]:.2e} and {ours['mean'][-1]:.2e} (means over seeds). "
+                "Readings under which the figure is reproduced: "
+                + (", ".join(f"`{h}`" for h in held) if held else "none") + ".")
+
+    def provenance(self) -> str:
+        from lgm.report.verdict_lines import results_provenance
+
+        return results_provenance([self.own, self.headline, *self.readings.values()],
+                                  self.preset, self.seeds, self.started,
+                                  extra="figures " + ", ".join(f"`{p}`" for p in self.paths))
