@@ -538,9 +538,10 @@ def _data_unchanged(entry: dict[str, Any], roots: Sequence[Path]) -> bool:
     for f in (entry.get("data_fingerprint") or {}).get("files", []):
         path = Path(f["path"])
         here = [path] if path.is_absolute() else [r / path for r in roots]
-        existing = next((p for p in here if p.is_file()), None)
-        if existing is not None and (existing.stat().st_size != f["size"]
-                                     or file_sha256(existing) != f["sha256"]):
+        existing = [p for p in here if p.is_file()]
+        # a copy with the recorded contents under any of the roots is the file it read
+        if existing and not any(p.stat().st_size == f["size"] and file_sha256(p) == f["sha256"]
+                                for p in existing):
             return False
     return True
 
@@ -548,7 +549,7 @@ def _data_unchanged(entry: dict[str, Any], roots: Sequence[Path]) -> bool:
 def cached_call(group: str, name: str, params: dict[str, Any],
                 compute: Callable[[dict[str, Any]], dict[str, Any]], *,
                 recompute: bool = True, entry: str | None = None,
-                guard: bool = True) -> dict[str, Any]:
+                guard: bool = True, data_root: str | None = None) -> dict[str, Any]:
     """``compute(params)`` through the result cache (same rules as :func:`cached_run`).
 
     For experiments that are not a lifelong :class:`RunConfig` (the KD paper's). The numerics
@@ -565,7 +566,9 @@ def cached_call(group: str, name: str, params: dict[str, Any],
     fingerprint = entry_fingerprint(entry_module)
     paths = call_paths(group, name, params)
     asked = _canonical(params)
-    roots = [*search_roots(params.get("data_root")), PACKAGE_ROOT, Path.cwd()]
+    # where the recorded data files are checked: the root the computation reads from (given
+    # apart when it is left out of the key), else the params' own
+    roots = [*search_roots(data_root or params.get("data_root")), PACKAGE_ROOT, Path.cwd()]
 
     def sound() -> dict[str, Any] | None:
         for path in paths:

@@ -324,7 +324,8 @@ def distillation_run(cfg: KDBridgeConfig, seed: int) -> dict[str, Any]:
 
     params = {**{k: v for k, v in rc.to_dict().items() if k not in ("device", "data_root")},
               "lam": cfg.lam, "what": "kd-distillation"}
-    return cached_call(GROUP, f"kd-{cfg.experiment}-s{seed}", params, compute)
+    return cached_call(GROUP, f"kd-{cfg.experiment}-s{seed}", params, compute,
+                       data_root=rc.data_root)
 
 
 def run_bridge(cfg: KDBridgeConfig) -> dict[str, Any]:
