@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -131,17 +130,13 @@ def config_of(args: argparse.Namespace) -> tuple[Any, Any]:
     return exp, make_config(exp, args.preset, seeds=args.seeds, **overrides)
 
 
-def strict_json(result: Any) -> str:
-    """The result as strict JSON (no NaN or Infinity), arrays left out."""
-    def clean(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items() if k != "arrays"}
-        if isinstance(v, list | tuple):
-            return [clean(x) for x in v]
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ValueError(f"non-finite value {v} in the result")
-        return v
-    return json.dumps(clean(result), indent=1, allow_nan=False)
+def without_arrays(result: Any) -> Any:
+    """``result`` without its ``arrays`` entries (the JSON of ``--out`` holds the numbers)."""
+    if isinstance(result, dict):
+        return {k: without_arrays(v) for k, v in result.items() if k != "arrays"}
+    if isinstance(result, list | tuple):
+        return [without_arrays(v) for v in result]
+    return result
 
 
 def summarise(result: Any) -> None:
@@ -175,7 +170,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         result = exp.run(cfg)
     if args.out:
-        write_bytes_atomic(args.out, strict_json(result).encode(), "the --out result")
+        from lgm.experiments.cache import strict_json  # the store's one strict-JSON rule
+
+        record = without_arrays(result)
+        record = record if isinstance(record, dict) else {"runs": record}
+        write_bytes_atomic(args.out, strict_json(record, "--out"), "the --out result")
     summarise(result)
     return 0
 

@@ -80,9 +80,7 @@ class Unit:
 
     @property
     def key(self) -> str:
-        d = self.cfg.to_dict()
-        d.pop("device", None)
-        return f"{self.exp.name}:{json.dumps(d, sort_keys=True)}"
+        return f"{self.exp.name}:{json.dumps(kd_params(self.cfg), sort_keys=True)}"
 
     def row(self) -> dict[str, Any]:
         overrides = {k: v for k, v in self.cfg.to_dict().items()
