@@ -26,7 +26,7 @@
 # last distribution, on the cumulative test set (lower is better for both).
 #
 # **Tasks.** At the quick preset each run sees only the **first five** Fashion-MNIST classes
-# (`quick_num_tasks = 5`), to keep eight runs within the book's CPU budget; so "the last
+# (`lgm.experiments.plan.QUICK_CUTS`), to keep eight runs within the book's CPU budget; so "the last
 # task" is the fifth and the numbers are not comparable with those of the Figure 3 page.
 # The paper preset uses all ten.
 #
@@ -43,7 +43,6 @@ data_root = None
 arch = "dense"
 ewc_gammas = [1.0, 10.0, 100.0, 1000.0]
 lifelong_lambdas = [0.0, 0.01, 0.1, 1.0]
-quick_num_tasks = 5
 figure_dir = "build/figures"
 
 # %% tags=["hide-input"]
@@ -51,11 +50,12 @@ figure_dir = "build/figures"
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
+from lgm.experiments.plan import quick_cut
 from lgm.report import ranges
 from lgm.report.page import begin
 from lgm.report.runs import preset_limits, resolve_seeds
 
-tasks = {"num_tasks": int(quick_num_tasks)} if preset == "quick" and quick_num_tasks else {}
+tasks = quick_cut("app76", preset)  # the quick book's budget cut, from the plan
 page = begin("app76", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
              data_root=data_root, figure_dir=figure_dir,
              caveat=preset_limits(preset, len(resolve_seeds(preset, seeds)))

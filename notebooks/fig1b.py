@@ -56,6 +56,7 @@ figure_dir = "build/figures"
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
+from lgm.experiments.plan import quick_cut
 from lgm.report import latent
 from lgm.report.page import begin
 from lgm.report.runs import preset_limits, resolve_seeds
@@ -116,9 +117,9 @@ page.figure(diagrams.draw_teacher_student(objective, batch_size=setting.batch_si
 # ## Figure 1b: the posterior of a Gaussian VAE
 
 # %% tags=["hide-input"]
-# At the quick preset 200 training images per digit (not 500) keep the two runs within a
-# minute of CPU; the other presets keep their own.
-budget = {"max_per_task": 200} if preset == "quick" else {}
+# At the quick preset 200 training images per digit (not 500, the plan's quick cut) keep the
+# two runs within a minute of CPU; the other presets keep their own.
+budget = quick_cut("fig1b", preset)
 results = page.run({label: [make_config(preset, experiment="mnist", method="full", seed=s,
                                         arch=arch, device=device, data_root=data_root,
                                         continuous=2, discrete=j, classifier_epochs=0,

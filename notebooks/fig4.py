@@ -56,13 +56,14 @@ figure_dir = "build/figures"
 from IPython.display import Markdown, display
 
 from lgm.experiments import make_config
+from lgm.experiments.plan import quick_cut
 from lgm.report.figures import per_task_figure
 from lgm.report.lifelong import fig4_claims, final_table
 from lgm.report.page import begin
 from lgm.report.runs import preset_limits, resolve_seeds
 
-# Quick preset only: the first three distributions (unpermuted, G1, G2), to fit its time budget.
-reduced = {"num_tasks": 3} if preset == "quick" else {}
+# Quick preset only (the plan's cut): the first three distributions (unpermuted, G1, G2).
+reduced = quick_cut("fig4", preset)
 page = begin("fig4", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
              data_root=data_root, figure_dir=figure_dir,
              caveat=preset_limits(preset, len(resolve_seeds(preset, seeds)))

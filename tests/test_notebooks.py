@@ -9,6 +9,7 @@ they are skipped, with the reason, when the dataset is not found (no network, no
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -290,3 +291,26 @@ def test_a_failed_notebook_is_not_published(tmp_path, monkeypatch):
     assert not (tmp_path / "book" / "tiny.ipynb").exists()
     assert (tmp_path / "build" / "tiny.failed.ipynb").is_file()
     assert not (tmp_path / "build" / "tiny.executed.ipynb").exists()
+
+
+def test_the_plan_lists_every_lifelong_run_the_book_trains(smoke_book, monkeypatch):
+    """Every lifelong run a page of the smoke book trained is a run of a unit the plan lists
+    at the smoke preset (the pages and ``lgm.experiments.plan.LIFELONG_VARIANTS`` agree), so
+    ``python -m lgm grid`` computes what the book reads."""
+    from lgm.experiments import plan
+
+    folder, _ = smoke_book
+    monkeypatch.setenv("LGM_CACHE", str(folder / "cache"))
+    units, _ = plan.make_plan("smoke", pages=sorted(plan.LIFELONG_VARIANTS), with_status=False)
+
+    def key(config: dict) -> str:
+        return json.dumps({k: v for k, v in config.items() if k not in ("device", "data_root")},
+                          sort_keys=True)
+
+    planned = {key(run.to_dict()) for u in units for run in u.cfg.runs()}
+    trained = [json.loads(p.read_text())["config"]
+               for p in (folder / "cache" / "results").glob("*.json")]
+    assert trained, "the smoke book trained no lifelong run"
+    unplanned = [f"{c['experiment']}/{c['method']} seed {c['seed']}" for c in trained
+                 if key(c) not in planned]
+    assert not unplanned, f"runs a page trains that the plan does not list: {unplanned}"

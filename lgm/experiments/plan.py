@@ -7,9 +7,10 @@ lifelong runs are also Fig. 6's and app. 7.6's lambda = 0.01 point). Each unit i
 committed), ``partial`` (some seeds stored) or ``missing``, with an estimate of its GPU time.
 
 The lifelong pages' variants are declared here as data (:data:`LIFELONG_VARIANTS`): the
-methods or settings each page compares, as its notebook asks for them at the paper preset
-(quick-only budget cuts of fig1b, fig4 and app76 are left out). The KD pages run their
-experiment's preset config.
+methods or settings each page compares, as its notebook asks for them. Some pages cut their
+budget further at the quick preset (:data:`QUICK_CUTS`, read by the notebooks through
+:func:`quick_cut`), so that ``grid --preset quick`` computes exactly the runs the quick book
+reads. The KD pages run their experiment's preset config.
 """
 
 from __future__ import annotations
@@ -59,6 +60,20 @@ LIFELONG_VARIANTS: dict[str, list[tuple[str, dict[str, Any]]]] = {
                              "visuals": 8})],
     "app75": [("fashion_mnist20", {"method": m, "visuals": 0}) for m in ("lifelong", "ewc")],
 }
+# page -> overrides applied to every variant at the quick preset only (budget cuts of the quick
+# book; each page says so in its caveat)
+QUICK_CUTS: dict[str, dict[str, Any]] = {
+    "fig1b": {"max_per_task": 200},  # two runs within a minute of CPU
+    "fig4": {"num_tasks": 3},        # unpermuted, G1, G2
+    "app76": {"num_tasks": 5},       # eight settings
+}
+
+
+def quick_cut(page: str, preset: str) -> dict[str, Any]:
+    """The overrides page ``page`` applies to every run at ``preset`` (only quick has any)."""
+    return dict(QUICK_CUTS.get(page, {})) if preset == "quick" else {}
+
+
 # GPU seconds per 5-seed stack at the paper preset, measured (Fig. 3 on an H100, results/):
 # lifelong 143, EWC 132, vanilla 155; other units are scaled from these by data size.
 PAPER_STACK_S = {"fashion": 150.0, "mnist": 160.0, "permuted": 600.0, "svhn_mnist": 400.0,
@@ -99,7 +114,8 @@ def page_units(page: str, preset: str, seeds: list[int] | None = None,
         variants = LIFELONG_VARIANTS[page]
         if page == "fig5" and not _available("svhn"):
             variants = [("fashion_then_mnist", o) for _, o in variants]
-        return [(get(e), make_config(get(e), preset, seeds=seeds, **o, **extra))
+        cut = quick_cut(page, preset)
+        return [(get(e), make_config(get(e), preset, seeds=seeds, **{**o, **cut}, **extra))
                 for e, o in variants]
     return [(e, make_config(e, preset, seeds=seeds, **extra))
             for e in experiments().values() if page in e.pages and e.paper == "kd"]

@@ -58,8 +58,9 @@ PAGES: tuple[PageInfo, ...] = (
              (("methods", '["lifelong"] alone halves the time'),)),
     PageInfo("app76", "lifelong", "Ranges of EWC's gamma and lifelong's lambda (app. 7.6)",
              (("ewc_gammas", "a finer grid around the best gamma"),
-              ("lifelong_lambdas", "include 0.0 to see the information gain switched off"),
-              ("quick_num_tasks", "more tasks: more forgetting to measure"))),
+              ("lifelong_lambdas", "[0.0, 0.01]: is the information gain's effect within "
+                                   "the spread of seeds?"),
+              ("seeds", "[0, 1] for error bands"))),
     PageInfo("app77", "lifelong", "Split MNIST (app. 7.7)",
              (("methods", 'add "vanilla" for the forgetting baseline'),)),
     PageInfo("fig9", "lifelong", "Forward vs reverse KL (Fig. 9)",
