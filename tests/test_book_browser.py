@@ -18,9 +18,10 @@ of 1400 x 1000 px, and must show:
   that scrolls horizontally (``overflow-x: auto|scroll``), never clipped or spilling out;
 - **figure text of at least 9 px on screen**. The rule: a figure's smallest text is ``pt``
   points, the smallest font size that the page's notebook and the ``lgm`` modules it imports
-  ask matplotlib for (``fontsize=8``, ``fontsize="small"``, ``font.size``), else matplotlib's
-  default 10 pt. In the PNG, saved at ``dpi`` pixels per inch (its pHYs chunk, which
-  matplotlib writes; 100 when absent), that text is ``pt * dpi / 72`` px high; shown at
+  ask matplotlib for, directly or through the ``lgm`` modules those import (``fontsize=8``,
+  ``fontsize="small"``, ``fontsize=FONT`` with ``FONT = 8``, ``labelsize=8``, ``font.size``),
+  else matplotlib's default 10 pt. In the PNG, saved at ``dpi`` pixels per inch (its pHYs
+  chunk, which matplotlib writes; 100 when absent), that text is ``pt * dpi / 72`` px high; shown at
   ``displayed width / natural width`` of that, it is ``pt * dpi / 72 * displayed / natural``
   px, which must be at least 9 px. (Equivalently: a figure ``w`` inches wide shown ``D`` px
   wide has text of ``pt * D / (72 * w)`` px: in the 772 px text column at a 1400 px window,
@@ -43,7 +44,6 @@ import shutil
 import struct
 import time
 import urllib.parse
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -262,26 +262,53 @@ def png_dpi(path: Path) -> float:
 
 def _font_sizes(text: str) -> list[float]:
     """Font sizes (pt) a Python source asks matplotlib for: ``fontsize=8``,
-    ``fontsize="small"``, ``font.size`` set in rcParams."""
-    sizes = [float(x) for x in re.findall(r"fontsize\s*=\s*(\d+(?:\.\d+)?)", text)]
-    sizes += [float(x) for x in re.findall(r"font\.size['\"]\]?\s*[:=]\s*(\d+(?:\.\d+)?)", text)]
+    ``fontsize="small"``, ``fontsize=NAME`` with ``NAME = 8`` set in the same source,
+    ``labelsize=8`` (``tick_params``), ``font.size`` set in rcParams."""
+    number = r"(\d+(?:\.\d+)?)"
+    sizes = [float(x) for x in re.findall(rf"(?:fontsize|labelsize)\s*=\s*{number}", text)]
+    sizes += [float(x) for x in re.findall(rf"font\.size['\"]\]?\s*[:=]\s*{number}", text)]
     sizes += [NAMED_SIZES[x] for x in re.findall(r"fontsize\s*=\s*['\"]([a-z-]+)['\"]", text)
               if x in NAMED_SIZES]
+    for name in set(re.findall(r"fontsize\s*=\s*([A-Za-z_]\w*)", text)):
+        sizes += [float(x) for x in re.findall(rf"^{name}\s*(?::[^=]+)?=\s*{number}", text,
+                                               re.MULTILINE)]
     return sizes
+
+
+LGM_IMPORT = re.compile(r"^\s*(?:from (lgm(?:\.\w+)*) import (?:\(([^)]*)\)|([\w, ]+))"
+                        r"|import (lgm(?:\.\w+)*))", re.MULTILINE)
+
+
+def _lgm_sources(text: str) -> list[Path]:
+    """The files of the ``lgm`` modules a source imports, at any indentation:
+    ``import lgm.a.b``, ``from lgm.a import b`` or ``from lgm.a import (b, c)`` (module
+    ``lgm.a``, and ``lgm.a.b`` when ``b`` is a module)."""
+    found = []
+    for module, bracketed, names, imported in LGM_IMPORT.findall(text):
+        listed = [n.split(" as ")[0].strip() for n in (bracketed or names).split(",")]
+        for name in [module or imported] + [f"{module}.{n}" for n in listed if module and n]:
+            base = ROOT.joinpath(*name.split("."))
+            found += [p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()]
+    return found
 
 
 def smallest_font_pt(page: str) -> float:
     """The smallest font size of a page's figures: the smallest that its notebook and the
-    ``lgm`` modules it imports ask for, else matplotlib's default (10 pt)."""
+    ``lgm`` modules it imports, directly or through other ``lgm`` modules, ask for, else
+    matplotlib's default (10 pt)."""
     src = NOTEBOOKS / f"{Path(page).name}.py"
     text = src.read_text() if src.is_file() else ""
     sizes = _font_sizes(text)
-    modules = set(re.findall(r"^\s*(?:from|import) (lgm(?:\.\w+)*)", text, re.MULTILINE))
-    for module in modules:
-        base = ROOT.joinpath(*module.split("."))
-        for path in (base.with_suffix(".py"), base / "__init__.py"):
-            if path.is_file():
-                sizes += _font_sizes(path.read_text())
+    seen: set[Path] = set()
+    todo = _lgm_sources(text)
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        module_text = path.read_text()
+        sizes += _font_sizes(module_text)
+        todo += _lgm_sources(module_text)
     return min([DEFAULT_FONT_PT, *sizes])
 
 
@@ -368,15 +395,6 @@ def check_book(drv, book: Book, pages: list[str] | None = None,
 
 
 # ----------------------------------------------------------------------------- the tests
-# Pages whose figures are known to be too small to read at the smoke preset (issue 15,
-# "Figures are too small to read"): reported as warnings until their notebooks are fixed
-# (a figure w inches wide with 8 pt text shows 9 px text in the 772 px text column when
-# w <= 9.5 in; 10 pt: w <= 11.9 in). Remove a page here once it passes.
-SMALL_FIGURES_TODAY = frozenset(f"book/notebooks/{name}" for name in (
-    "fig1b", "fig3", "fig4", "fig5", "fig6", "fig9", "app73", "app75", "app76", "app77",
-    "kd_fig1", "kd_fig2", "kd_fig5", "kd_table1", "kd_lambda", "kd_hm", "kd_table2"))
-
-
 def _figure_text(problem: str) -> bool:
     return ": figure text " in problem
 
@@ -398,11 +416,9 @@ def test_every_page_loads_clean_in_a_browser(book_problems):
 
 
 def test_figure_text_is_at_least_9_px(book_problems):
+    """Every figure of every page (issue 15; ``tests/test_figures_legible.py`` checks each
+    figure function without a browser)."""
     problems = [p for p in book_problems if _figure_text(p)]
-    known = [p for p in problems if p.split(":")[0] in SMALL_FIGURES_TODAY]
-    for p in known:
-        warnings.warn(f"issue 15, figure too small: {p}", stacklevel=1)
-    problems = [p for p in problems if p not in known]
     assert not problems, "\n".join(problems)
 
 

@@ -8,35 +8,40 @@ from typing import Any
 
 import numpy as np
 
-from lgm.report.figures import tile
+from lgm.report.figures import MAX_WIDTH, suptitle, tile, wrapped
 from lgm.report.page import Page
 from lgm.report.tables import fmt, markdown_table, series
 
 
 # ------------------------------------------------------------------------------------ Fig. 5
 def transfer_figure(result: dict[str, Any], title: str) -> Any:
-    """(a) test images and reconstructions of the final model; (b, c, ...) the decoder over a
-    grid of z_c for each code."""
+    """(a) test images and reconstructions of the final model (top row); (b, c, ...) the
+    decoder over a grid of z_c for each code (below, at most three a row)."""
     import matplotlib.pyplot as plt
 
     names = [rec["name"] for rec in result["tasks"]]
     recon, grids = result["arrays"]["reconstructions"], result["arrays"]["interpolation"]
-    panels = 1 + len(grids)
-    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 5.6), constrained_layout=True)
+    cols = max(1, min(len(grids), 3))
+    grid_rows = -(-len(grids) // cols)
+    fig = plt.figure(figsize=(MAX_WIDTH, 4.0 + 4.4 * grid_rows), constrained_layout=True)
+    spec = fig.add_gridspec(1 + grid_rows, cols, height_ratios=[0.9] + [1.0] * grid_rows)
+    top = fig.add_subplot(spec[0, :])
     stacked = np.concatenate([recon[t] for t in range(len(recon))])  # x_0, x̂_0, x_1, x̂_1
-    axes[0].imshow(tile(stacked), cmap="gray", vmin=0, vmax=255)
+    top.imshow(tile(stacked), cmap="gray", vmin=0, vmax=255)
     h = stacked.shape[-2]
-    axes[0].set_yticks(np.arange(len(stacked)) * h + h / 2)
-    axes[0].set_yticklabels([f"{names[t][:14]}\n{'test' if r == 0 else 'recon.'}"
-                             for t in range(len(recon)) for r in (0, 1)], fontsize=11)
-    axes[0].set_xticks([])
-    axes[0].set_title("(a) test images and reconstructions, final model")
-    for j, ax in enumerate(axes[1:]):
+    top.set_yticks(np.arange(len(stacked)) * h + h / 2)
+    top.set_yticklabels([f"{names[t][:14]}\n{'test' if r == 0 else 'recon.'}"
+                         for t in range(len(recon)) for r in (0, 1)], fontsize=11)
+    top.set_xticks([])
+    top.set_title("(a) test images and reconstructions, final model")
+    for j in range(len(grids)):
+        ax = fig.add_subplot(spec[1 + j // cols, j % cols])
         ax.imshow(tile(grids[j]), cmap="gray", vmin=0, vmax=255)
         added = f" (added at task {j + 1}: {names[j]})" if j < len(names) else ""
-        ax.set_title(f"({'bcdefg'[j]}) z_d = code {j}{added}\nz_c over [-3, 3]²", fontsize=12)
+        ax.set_title(wrapped(f"({'bcdefg'[j]}) z_d = code {j}{added}", MAX_WIDTH / cols - 0.3,
+                             12) + "\nz_c over [-3, 3]²", fontsize=12)
         ax.axis("off")
-    fig.suptitle(title)
+    suptitle(fig, title)
     return fig
 
 
@@ -86,9 +91,9 @@ def per_code_figure(result: dict[str, Any], title: str) -> Any:
     n_tasks = len(result["tasks"])
     per_task = [arrays[f"samples_task{t}"] for t in range(n_tasks)]
     j_max, n, _, h, _ = per_task[-1].shape
-    cols = min(5, n_tasks)
+    cols = min(4, n_tasks)  # at most MAX_WIDTH wide: 2.85 in a panel
     rows = -(-n_tasks // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.3 * rows * j_max / n + 0.7),
+    fig, axes = plt.subplots(rows, cols, figsize=(2.85 * cols, 3.1 * rows * j_max / n + 0.9),
                              constrained_layout=True, squeeze=False)
     for t, ax in enumerate(axes.flat):
         if t >= n_tasks:
@@ -105,7 +110,7 @@ def per_code_figure(result: dict[str, Any], title: str) -> Any:
         ax.set_yticklabels([f"{j}: {names[j][:9]}" if j < len(names) else str(j)
                             for j in range(j_max)] if t % cols == 0 else [], fontsize=10)
         ax.tick_params(length=0)
-    fig.suptitle(title)
+    suptitle(fig, title)
     return fig
 
 

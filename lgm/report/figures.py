@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,77 @@ from lgm.report.tables import band, series
 METHOD_STYLE = {"lifelong": ("C0", "-"), "ewc": ("C3", "-"), "vanilla": ("C2", "--"),
                 "full": ("0.3", ":"), "upto": ("C1", ":")}
 DPI = 150
+#: The widest a book figure may be, in inches (issue 15). A figure fills the book's text
+#: column, 772 px wide in a 1400 px window, so ``pt``-point text shows as
+#: ``pt * 772 / (72 * width)`` px: at 11.5 in, matplotlib's default 10 pt shows 9.3 px, above
+#: the 9 px that ``tests/test_book_browser.py`` asks for.
+MAX_WIDTH = 11.5
+#: Width (px) of the book's text column at a 1400 px window.
+COLUMN_PX = 772
 #: CSVs larger than this are saved but not embedded in the page.
 EMBED_LIMIT = 1_500_000
+
+
+def text_px(pt: float, width_in: float) -> float:
+    """On-screen height (px) of ``pt``-point text in a figure ``width_in`` inches wide shown
+    across the text column (the PNG's dpi cancels)."""
+    return pt * COLUMN_PX / (72 * width_in)
+
+
+def wrapped(text: str, width_in: float, pt: float | str | None = None) -> str:
+    """``text`` broken into lines that fit ``width_in`` inches at ``pt`` points (default: the
+    axes title size), each line of an already multi-line text wrapped on its own. A character
+    of DejaVu Sans is at most about 0.6 em wide on average."""
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+
+    size = FontProperties(size=rcParams["axes.titlesize"] if pt is None else pt
+                          ).get_size_in_points()
+    chars = max(12, int(width_in * 72 / (0.6 * size)))
+    return "\n".join("\n".join(textwrap.wrap(line, chars)) or line
+                     for line in text.split("\n"))
+
+
+def suptitle(fig: Any, title: str) -> None:
+    """``fig``'s title, wrapped to its width (a title wider than the figure would widen the
+    shown image and shrink its text)."""
+    from matplotlib import rcParams
+
+    fig.suptitle(wrapped(title, fig.get_figwidth() - 0.4, rcParams["figure.titlesize"]))
+
+
+def panel_grid(n: int, *, panel_width: float, panel_height: float, max_cols: int = 3,
+               **kwargs: Any) -> tuple[Any, list[Any]]:
+    """A figure of ``n`` panels, at most ``max_cols`` a row and at most :data:`MAX_WIDTH`
+    inches wide (panels narrower than ``panel_width`` when needed); unused slots removed.
+    Returns the figure and its ``n`` axes, row by row."""
+    import matplotlib.pyplot as plt
+
+    cols = max(1, min(n, max_cols))
+    rows = math.ceil(n / cols)
+    width = min(MAX_WIDTH, panel_width * cols)
+    height = panel_height * max(0.85, width / (panel_width * cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height * rows + 0.4), squeeze=False,
+                             constrained_layout=True, **kwargs)
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        fig.delaxes(ax)
+    for i in range(max(0, n - cols), n):  # the last panel of each column keeps its x ticks
+        flat[i].xaxis.set_tick_params(labelbottom=True)
+    return fig, flat[:n]
+
+
+def bottom_panels(n: int, cols: int) -> list[int]:
+    """Indices of the last panel of each column of :func:`panel_grid`'s ``n`` panels."""
+    return list(range(max(0, n - min(n, cols)), n))
+
+
+def shared_legend(fig: Any, ax: Any, **kwargs: Any) -> None:
+    """One legend for the figure, under its panels, from ``ax``'s curves."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        kwargs.setdefault("ncol", min(len(labels), 5))
+        fig.legend(handles, labels, loc="outside lower center", frameon=False, **kwargs)
 
 
 def curve_with_band(ax: Any, results: list[dict[str, Any]], key: str, *, label: str,
@@ -36,13 +107,15 @@ def curve_with_band(ax: Any, results: list[dict[str, Any]], key: str, *, label: 
     return x
 
 
-def finish_axis(ax: Any, title: str, xlabel: str, x: np.ndarray) -> None:
-    """Title, x label, one tick per task, grid and legend: every per-task panel's frame."""
+def finish_axis(ax: Any, title: str, xlabel: str, x: np.ndarray, legend: bool = True) -> None:
+    """Title, x label, one tick per task (every other beyond 10), grid and (unless the figure
+    has a shared one) legend: every per-task panel's frame."""
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_xticks(x if len(x) <= 10 else x[::2])
     ax.grid(alpha=0.3)
-    ax.legend()
+    if legend:
+        ax.legend()
 
 
 def per_task_table(results: Mapping[str, list[dict[str, Any]]],
@@ -66,23 +139,22 @@ def per_task_table(results: Mapping[str, list[dict[str, Any]]],
 def sequential_figure(results: dict[str, list[dict[str, Any]]], methods: list[str], *,
                       max_epochs: int, xlabel: str, title: str, path: Path | None = None) -> Any:
     """Figure 3's layout: (a) -ELBO, (b) log-Fréchet per task for ``methods``, (c) epochs to
-    early stopping for lifelong and EWC; saved to ``path`` (if given) with its data as CSV
-    beside it."""
-    import matplotlib.pyplot as plt
-
+    early stopping for lifelong and EWC, in one row over one legend; saved to ``path`` (if
+    given) with its data as CSV beside it."""
     panels = [("neg_elbo", "(a) negative test ELBO", methods),
               ("log_frechet", "(b) log-Fréchet distance", methods),
               ("epochs", "(c) epochs to early stopping",
                [m for m in methods if m in ("lifelong", "ewc")])]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
+    fig, axes = panel_grid(3, panel_width=5.0, panel_height=4.0)
     for ax, (key, panel_title, shown) in zip(axes, panels, strict=True):
         for m in shown:
             x = curve_with_band(ax, results[m], key, label=m)
-        finish_axis(ax, panel_title, xlabel, x)
+        finish_axis(ax, panel_title, xlabel, x, legend=False)
+    shared_legend(fig, axes[0])
     axes[2].axhline(max_epochs, color="0.5", lw=0.8, ls="--")
     axes[2].annotate(f"max_epochs = {max_epochs}", (1, max_epochs), xytext=(2, -10),
                      textcoords="offset points", color="0.4")
-    fig.suptitle(title)
+    suptitle(fig, title)
     if path is not None:
         save_figure(fig, path, per_task_table({m: results[m] for m in methods},
                                               ["neg_elbo", "log_frechet", "epochs"]))
@@ -157,15 +229,14 @@ def per_task_figure(results: Mapping[str, list[dict[str, Any]]], labels: Sequenc
                     colors: Mapping[str, str] | None = None,
                     legend: Mapping[str, str] | None = None) -> tuple[Any, dict[str, list[Any]]]:
     """One panel per ``(metric key, panel title)``, one curve with its ±1 std band per label;
-    returns the figure and its data (for :func:`save_figure`)."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.3),
-                             constrained_layout=True, squeeze=False)
-    for ax, (key, panel_title) in zip(axes[0], panels, strict=True):
+    returns the figure and its data (for :func:`save_figure`). At most three panels a row,
+    over one legend; ``fig.axes`` are the panels in order."""
+    fig, axes = panel_grid(len(panels), panel_width=5.6, panel_height=4.0)
+    for ax, (key, panel_title) in zip(axes, panels, strict=True):
         for label in labels:
             x = curve_with_band(ax, results[label], key, label=(legend or {}).get(label, label),
                                 color=(colors or {}).get(label))
-        finish_axis(ax, panel_title, xlabel, x)
-    fig.suptitle(title)
+        finish_axis(ax, panel_title, xlabel, x, legend=False)
+    shared_legend(fig, axes[0])
+    suptitle(fig, title)
     return fig, per_task_table({lb: results[lb] for lb in labels}, [k for k, _ in panels])

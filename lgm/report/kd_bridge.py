@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from lgm.experiments.kd_bridge import neg_elbo_curve
+from lgm.report.figures import wrapped
 from lgm.report.page import Page
 from lgm.report.tables import band, fmt, markdown_table
 
@@ -51,7 +52,7 @@ def curves_figure(found: Mapping[str, np.ndarray], title: str) -> tuple[Any, dic
     ax.set_xticks(x)
     ax.set_xlabel("number of distributions seen")
     ax.set_ylabel("negative test ELBO (nats, cumulative test set)")
-    ax.set_title(title)
+    ax.set_title(wrapped(title, fig.get_figwidth() - 0.4))
     ax.legend()
     return fig, data
 

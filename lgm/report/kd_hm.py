@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from lgm.report.figures import bottom_panels, panel_grid, suptitle
 from lgm.report.page import Page
 from lgm.report.tables import fmt, markdown_table
 
@@ -25,17 +26,17 @@ def metric(results: Sequence[dict[str, Any]], model: str, key: str) -> np.ndarra
 def samples_figure(arrays: dict[str, np.ndarray], models: Sequence[str],
                    title: str) -> tuple[Any, dict[str, list[Any]]]:
     """Samples of each model over the data with a Gaussian KDE's contours; and the data."""
-    import matplotlib.pyplot as plt
     from scipy.stats import gaussian_kde
 
     panels = [("data", "data (272 eruptions)")] + [(m, m) for m in models]
     lo = arrays["data"].min(0) - [1.0, 12.0]
     hi = arrays["data"].max(0) + [1.0, 12.0]
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.7), sharex=True,
-                             sharey=True, constrained_layout=True)
+    fig, axes = panel_grid(len(panels), panel_width=3.8, panel_height=3.6, sharex=True,
+                           sharey=True)
+    bottom = bottom_panels(len(panels), 3)
     data: dict[str, list[Any]] = {"source": [], "duration_min": [], "waiting_min": []}
-    for ax, (key, panel) in zip(axes, panels, strict=True):
+    for i, (ax, (key, panel)) in enumerate(zip(axes, panels, strict=True)):
         pts = arrays[key] if key == "data" else arrays[f"samples_{key}"]
         ax.scatter(*arrays["data"].T, s=5, color="0.75")
         kde = gaussian_kde(pts.T)
@@ -44,12 +45,14 @@ def samples_figure(arrays: dict[str, np.ndarray], models: Sequence[str],
         if key != "data":
             ax.scatter(*pts.T, s=4, color="C3", alpha=0.5)
         ax.set_title(panel)
-        ax.set_xlabel("eruption duration (min)")
+        if i in bottom:
+            ax.set_xlabel("eruption duration (min)")
+        if i % 3 == 0:
+            ax.set_ylabel("waiting time (min)")
         data["source"] += [key] * len(pts)
         data["duration_min"] += pts[:, 0].tolist()
         data["waiting_min"] += pts[:, 1].tolist()
-    axes[0].set_ylabel("waiting time (min)")
-    fig.suptitle(title)
+    suptitle(fig, title)
     return fig, data
 
 

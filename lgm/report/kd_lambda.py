@@ -11,6 +11,7 @@ import numpy as np
 
 from lgm.experiments.kd_compression import metric_values
 from lgm.report.claims import teacher_no_better_than_students
+from lgm.report.figures import MAX_WIDTH, shared_legend, suptitle
 from lgm.report.page import Page
 from lgm.report.tables import fmt, markdown_table
 
@@ -19,17 +20,19 @@ METRICS = [("fid", "FID (√Fréchet)"), ("emd", "EMD"), ("mmd", "MMD"), ("1nn",
 
 def figure(sweep: dict[str, Any], lambdas: Sequence[float], title: str) -> tuple[Any, dict]:
     """Each metric of ours against λ (log axis, λ = 0 a decade below the smallest), local and
-    scratch as dashed lines; against the data (top) and the teacher (bottom)."""
+    scratch as dashed lines; one row per metric, against the data (left) and the teacher
+    (right)."""
     import matplotlib.pyplot as plt
 
     positive = [lam for lam in lambdas if lam > 0]
     zero_at = min(positive) / 10 if positive else 1.0
     xs = np.array([lam if lam > 0 else zero_at for lam in lambdas])
-    fig, axes = plt.subplots(2, 4, figsize=(16, 7), constrained_layout=True)
+    fig, axes = plt.subplots(len(METRICS), 2, figsize=(MAX_WIDTH, 2.9 * len(METRICS) + 0.8),
+                             constrained_layout=True, squeeze=False)
     data: dict[str, list[Any]] = {"against": [], "metric": [], "model": [], "lambda": [],
                                   "mean": [], "std": []}
-    for row, against in enumerate(("data", "teacher")):
-        for ax, (key, name) in zip(axes[row], METRICS, strict=True):
+    for col, against in enumerate(("data", "teacher")):
+        for ax, (key, name) in zip(axes[:, col], METRICS, strict=True):
             vals = [metric_values(sweep["ours"][lam], against, key) for lam in lambdas]
             mean = np.array([v.mean() for v in vals])
             std = np.array([v.std(ddof=1) if len(v) > 1 else 0.0 for v in vals])
@@ -53,9 +56,10 @@ def figure(sweep: dict[str, Any], lambdas: Sequence[float], title: str) -> tuple
             ax.set_xscale("log")
             ax.set_xticks(xs, [f"{lam:g}" for lam in lambdas])
             ax.set_title(f"{name}{' vs teacher' if against == 'teacher' else ' vs data'}")
-            ax.set_xlabel("λ")
-    axes[0, 0].legend()
-    fig.suptitle(title)
+            if key == METRICS[-1][0]:
+                ax.set_xlabel("λ")
+    shared_legend(fig, axes[0, 0])
+    suptitle(fig, title)
     return fig, data
 
 

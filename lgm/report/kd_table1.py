@@ -15,7 +15,7 @@ import numpy as np
 from lgm.experiments.kd_compression import PAPER, TABLE1_METRICS, metric_values
 from lgm.models.ladder import LadderVAE, millions, num_parameters
 from lgm.report.claims import teacher_no_better_than_students
-from lgm.report.figures import image_row
+from lgm.report.figures import MAX_WIDTH, image_row, suptitle
 from lgm.report.page import Page
 from lgm.report.tables import fmt, markdown_table
 
@@ -56,14 +56,14 @@ def samples_figure(dataset: str, res: dict[str, Any], preset: str) -> Any:
     rows = [(f"teacher h={cfg['teacher_width']}", res["teacher"]["arrays"]["samples"])]
     rows += [(f"{m} h={w}", runs[0]["arrays"]["samples"])
              for (w, m), runs in res["students"].items()]
-    fig, axes = plt.subplots(len(rows), 1, figsize=(12, 0.95 * len(rows) + 0.5),
+    fig, axes = plt.subplots(len(rows), 1, figsize=(MAX_WIDTH, 0.95 * len(rows) + 0.6),
                              constrained_layout=True)
     for ax, (label, grid) in zip(np.atleast_1d(axes), rows, strict=True):
         ax.imshow(image_row(grid[:16]))
         ax.set_yticks([])
         ax.set_xticks([])
         ax.set_ylabel(label, rotation=0, ha="right", va="center")
-    fig.suptitle(f"{dataset}: samples on shared noise, preset {preset}")
+    suptitle(fig, f"{dataset}: samples on shared noise, preset {preset}")
     return fig
 
 

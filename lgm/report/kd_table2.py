@@ -16,6 +16,7 @@ from lgm.experiments.kd_continual import (
     table2_checks,
     table_rows,
 )
+from lgm.report.figures import MAX_WIDTH, shared_legend, suptitle
 from lgm.report.page import Page
 from lgm.report.tables import markdown_table
 
@@ -28,7 +29,8 @@ def figure(result: dict[str, Any], values: dict[str, Values], splits: Sequence[s
     the FIDs before and after step 2 as bars; returns the figure and the bars' data."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(splits), 2, figsize=(13, 4.6 * len(splits)), squeeze=False,
+    fig, axes = plt.subplots(len(splits), 2, figsize=(MAX_WIDTH, 3.6 * len(splits) + 0.8),
+                             squeeze=False,
                              gridspec_kw={"width_ratios": [1.6, 1]}, constrained_layout=True)
     data: dict[str, list[Any]] = {"split": [], "method": [], "fid_old_before": [],
                                   "fid_old_after": [], "fid_new_after": []}
@@ -55,15 +57,15 @@ def figure(result: dict[str, Any], values: dict[str, Values], splits: Sequence[s
         ax_bar.bar(x, old, 0.27, color="C0", label="Old, after step 2")
         ax_bar.bar(x + 0.27, new, 0.27, color="C1", label="New, after step 2")
         ax_bar.set_xticks(x, list(methods))
-        ax_bar.set_ylabel("FID (classifier features; lower is better)")
-        ax_bar.legend(fontsize=11)
+        ax_bar.set_ylabel("FID (classifier features;\nlower is better)")
         for m, b, o, n in zip(methods, before, old, new, strict=True):
             data["split"].append(s)
             data["method"].append(m)
             data["fid_old_before"].append(b)
             data["fid_old_after"].append(o)
             data["fid_new_after"].append(n)
-    fig.suptitle(title)
+    shared_legend(fig, axes[0, 1])
+    suptitle(fig, title)
     return fig, data
 
 

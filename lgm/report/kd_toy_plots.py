@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from lgm.experiments.kd_toy import READINGS, reading_verdict, summary
+from lgm.report.figures import MAX_WIDTH, suptitle, wrapped
 
 STYLE = {"ours": ("C0", "o"), "local": ("C3", "s")}
 
@@ -28,20 +29,21 @@ def toy_figure(result: dict[str, Any], title: str, path: Path) -> Any:
     density-ratio estimate, mean ± sd over seeds, the exact mean dashed; (c) the per-layer
     errors of the deepest students; (d) their sum (the joint KL) and the output KL against L;
     (e) the exact output laws of the deepest chain (first seed); (f) the training loss.
-    Saved to ``path``."""
+    Three rows of two panels, at most :data:`MAX_WIDTH` wide. Saved to ``path``."""
     import matplotlib.pyplot as plt
 
     cfg, arrays = result["config"], result["arrays"]
     chain, deepest = cfg["chain"], max(cfg["layers"])
     exact, est, joint = (summary(result, k) for k in ("kl_exact", "kl_est", "kl_joint"))
-    fig, axes = plt.subplots(2, 3, figsize=(16, 8.6), constrained_layout=True)
-    ax = axes[0, 0]
+    fig, grid = plt.subplots(3, 2, figsize=(MAX_WIDTH, 12.6), constrained_layout=True)
+    axes = list(grid.flat)
+    ax = axes[0]
     for m, row in exact.items():
         _band(ax, row["layers"], row, m, m, log=True)
     ax.set_yscale("log")
     ax.set(xlabel="number of latent layers L", ylabel="exact KL(teacher y || student y), nats",
            title="(a) accumulated error, exact")
-    ax = axes[0, 1]
+    ax = axes[1]
     for m, row in est.items():
         _band(ax, row["layers"], row, m, f"{m} (estimate)", log=False)
         ax.plot(exact[m]["layers"], exact[m]["mean"], color=STYLE[m][0], ls="--", lw=1,
@@ -49,7 +51,7 @@ def toy_figure(result: dict[str, Any], title: str, path: Path) -> Any:
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set(xlabel="number of latent layers L", ylabel="KL, nats",
            title="(b) as the paper measures it: density-ratio estimate")
-    ax = axes[0, 2]
+    ax = axes[2]
     j = np.arange(1, deepest + 1)
     for m in cfg["methods"]:
         errors = arrays[f"layer_error_{m}"][:, -1, :]  # [seed, J] at the largest depth
@@ -59,7 +61,7 @@ def toy_figure(result: dict[str, Any], title: str, path: Path) -> Any:
     ax.set(xlabel="conditional j (1 = z_2 | z_1, L = y | z_L)",
            ylabel="E_teacher KL(conditional), nats",
            title=f"(c) per-layer error of the L = {deepest} students")
-    ax = axes[1, 0]
+    ax = axes[3]
     for m in cfg["methods"]:
         color, marker = STYLE[m]
         ax.plot(joint[m]["layers"], joint[m]["mean"], color=color, marker=marker, ms=3,
@@ -69,7 +71,7 @@ def toy_figure(result: dict[str, Any], title: str, path: Path) -> Any:
     ax.set_yscale("log")
     ax.set(xlabel="number of latent layers L", ylabel="nats",
            title="(d) what accumulates (joint) and what reaches y")
-    ax = axes[1, 1]
+    ax = axes[4]
     states = arrays["law_states"]
     if chain == "binomial":
         keep = arrays["law_teacher"] > 1e-12
@@ -85,17 +87,18 @@ def toy_figure(result: dict[str, Any], title: str, path: Path) -> Any:
         ax.plot(states[sel], arrays[f"law_{m}"][sel], color=STYLE[m][0], lw=1.2, label=m)
     ax.set(xlabel="y", ylabel="pmf" if chain == "binomial" else "density",
            title=f"(e) exact output law at L = {deepest} (seed {cfg['seeds'][0]})")
-    ax = axes[1, 2]
+    ax = axes[5]
     for m in cfg["methods"]:
         loss = arrays[f"loss_{m}"][0, -1]  # first seed, largest depth
         steps = np.linspace(0, cfg["steps"], len(loss) + 1)[1:]
         ax.plot(steps, loss, color=STYLE[m][0], lw=1, label=m)
     ax.set_yscale("log")
     ax.set(xlabel="step", ylabel="training loss", title=f"(f) its loss, L = {deepest}")
-    for ax in axes.ravel():
+    for ax in axes:
+        ax.set_title(wrapped(ax.get_title(), MAX_WIDTH / 2 - 0.5))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle(title)
+        ax.legend()
+    suptitle(fig, title)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return fig
@@ -107,20 +110,21 @@ def readings_figure(readings: dict[str, dict[str, Any]], chain: str, path: Path)
 
     described = {label: what for label, what, _ in READINGS[chain]}
     n = len(readings)
-    cols = 3
+    cols = 2  # at most MAX_WIDTH wide
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.4 * rows), constrained_layout=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(MAX_WIDTH, 4.0 * rows),
+                             constrained_layout=True, squeeze=False)
     for ax, (label, result) in zip(axes.ravel(), readings.items(), strict=False):
         for m, row in summary(result, "kl_exact").items():
             _band(ax, row["layers"], row, m, m, log=True)
         ax.set_yscale("log")
         verdict = {"holds": "reproduced", "does not hold": "not reproduced",
                    "cannot be tested": "untestable (one seed)"}[reading_verdict(result)]
-        ax.set_title(f"{label}: {verdict}\n{described[label]}", fontsize=8)
+        ax.set_title(wrapped(f"{label}: {verdict}\n{described[label]}", MAX_WIDTH / cols - 0.5,
+                             11), fontsize=11)
         ax.set(xlabel="L", ylabel="exact KL, nats")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend()
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from lgm.data.strokes import offsets_to_strokes
+from lgm.report.figures import MAX_WIDTH, suptitle
 from lgm.report.page import Page
 from lgm.report.tables import fmt, markdown_table
 
@@ -32,7 +33,9 @@ def strokes_figure(arrays: dict[str, np.ndarray], models: Sequence[str], title: 
 
     rows = [("data", "held-out data")] + [(m, m) for m in models]
     n_cols = arrays["samples_teacher"].shape[0]
-    fig, axes = plt.subplots(len(rows), n_cols, figsize=(2.0 * n_cols, 1.35 * len(rows)),
+    scale = min(1.0, MAX_WIDTH / (2.0 * n_cols))  # at most MAX_WIDTH wide
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(2.0 * n_cols * scale,
+                                                         1.35 * len(rows) * scale + 0.6),
                              squeeze=False, constrained_layout=True)
     for r, (key, label) in enumerate(rows):
         for c in range(n_cols):
@@ -44,8 +47,8 @@ def strokes_figure(arrays: dict[str, np.ndarray], models: Sequence[str], title: 
             ax.set_aspect("equal", adjustable="datalim")
             ax.set_xticks([])
             ax.set_yticks([])
-        axes[r, 0].set_ylabel(label)
-    fig.suptitle(title)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    suptitle(fig, title)
     return fig
 
 

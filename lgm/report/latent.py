@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lgm.report.figures import tile
+from lgm.report.figures import MAX_WIDTH, panel_grid, shared_legend, suptitle, tile, wrapped
 from lgm.report.page import Page
 
 K, PURE, DRAWS = 10, 0.8, 5000
@@ -90,44 +90,40 @@ def posterior_figure(first: Mapping[str, dict[str, Any]], title: str) -> tuple[A
     """Posterior means coloured by digit, one panel per model; and the figure's data."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(first), figsize=(6.4 * len(first), 5.6),
+    fig, axes = plt.subplots(1, len(first), figsize=(min(MAX_WIDTH, 6.4 * len(first)), 6.0),
                              constrained_layout=True, squeeze=False)
+    panel = fig.get_figwidth() / len(first) - 0.3
     data: dict[str, list[Any]] = {"model": [], "z1": [], "z2": [], "digit": [], "code": []}
     for ax, (m, result) in zip(axes[0], first.items(), strict=True):
         mu, y, code = posterior(result)
         _scatter(ax, mu, y)
-        ax.set_title(f"{m}: posterior means of z_c ({len(mu)} test images)")
+        ax.set_title(wrapped(f"{m}: posterior means of z_c ({len(mu)} test images)", panel))
         ax.set_xlabel("$z_{c,1}$")
         ax.set_ylabel("$z_{c,2}$")
-        ax.legend(markerscale=3, fontsize=11, title="digit", loc="upper right", ncol=2)
         data["model"] += [m] * len(mu)
         data["z1"] += mu[:, 0].tolist()
         data["z2"] += mu[:, 1].tolist()
         data["digit"] += y.tolist()
         data["code"] += code.tolist()
-    fig.suptitle(title)
+    shared_legend(fig, axes[0, 0], markerscale=3, title="digit", ncol=10)
+    suptitle(fig, title)
     return fig, data
 
 
 def codes_figure(result: dict[str, Any], j_codes: int) -> Any:
     """The discrete + continuous model's posterior means, one panel per most probable code."""
-    import matplotlib.pyplot as plt
 
     mu, y, code = posterior(result)
-    cols = (j_codes + 1) // 2
-    fig, axes = plt.subplots(2, cols, figsize=(3.2 * cols, 6.8), constrained_layout=True,
-                             sharex=True, sharey=True)
-    for j, ax in enumerate(axes.flat):
-        if j >= j_codes:
-            ax.axis("off")
-            continue
+    fig, axes = panel_grid(j_codes, panel_width=3.2, panel_height=3.3, max_cols=4,
+                           sharex=True, sharey=True)
+    for j, ax in enumerate(axes):
         sel = code == j
         _scatter(ax, mu, y, sel, s=6)
         counts = np.bincount(y[sel], minlength=10) if sel.any() else np.zeros(10, int)
         text = (f"digit {counts.argmax()}: {counts.max() / sel.sum():.0%}" if sel.any()
                 else "unused")
-        ax.set_title(f"code {j}: {sel.sum()} imgs, {text}", fontsize=12)
-    fig.suptitle(f"{DISCRETE}: z_c posterior means per most probable code (colour: digit)")
+        ax.set_title(f"code {j}: {sel.sum()} imgs\n{text}", fontsize=12)
+    suptitle(fig, f"{DISCRETE}: z_c posterior means per most probable code (colour: digit)")
     return fig
 
 
@@ -136,18 +132,20 @@ def samples_figure(first: Mapping[str, dict[str, Any]]) -> Any:
     continuous model's one row per code."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(first), figsize=(6 * len(first), 6),
+    fig, axes = plt.subplots(1, len(first), figsize=(min(MAX_WIDTH, 6 * len(first)), 6.4),
                              constrained_layout=True, squeeze=False)
+    panel = fig.get_figwidth() / len(first) - 0.3
     for ax, (m, result) in zip(axes[0], first.items(), strict=True):
         a = result["arrays"]
         if MODELS[m] == 1:
             ax.imshow(tile(a["interpolation"][0]), cmap="gray", vmin=0, vmax=255)
-            ax.set_title(f"{m}: decoder over z_c in [-3, 3]² (rows: z_c,2 from −3)")
+            ax.set_title(wrapped(f"{m}: decoder over z_c in [-3, 3]² (rows: z_c,2 from −3)",
+                                 panel))
         else:
             last = max(int(k.removeprefix("samples_task")) for k in a
                        if k.startswith("samples_task"))
             ax.imshow(tile(a[f"samples_task{last}"]), cmap="gray", vmin=0, vmax=255)
-            ax.set_title(f"{m}: one row per code, z_c ~ N(0, I)")
+            ax.set_title(wrapped(f"{m}: one row per code, z_c ~ N(0, I)", panel))
         ax.axis("off")
     return fig
 
@@ -171,8 +169,8 @@ def shares_figure(found: Mapping[str, tuple[float, np.ndarray]]) -> tuple[Any, d
     ax.set_xticks(range(10))
     ax.set_xlabel("digit")
     ax.set_ylabel("share of prior draws, %")
-    ax.set_title("Which digit a prior draw lands on (nearest test posterior mean); 10 % is "
-                 "balanced")
+    ax.set_title(wrapped("Which digit a prior draw lands on (nearest test posterior mean); "
+                         "10 % is balanced", fig.get_figwidth() - 0.4))
     ax.legend(fontsize=11)
     return fig, data
 

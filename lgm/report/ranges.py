@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from lgm.report.figures import MAX_WIDTH, suptitle
+from lgm.report.lifelong import untrained
 from lgm.report.page import Page
 from lgm.report.tables import fmt, markdown_table, series
 
@@ -34,7 +36,7 @@ def figure(results: Results, grids: Mapping[str, Sequence[float]], diverged: Seq
     names = {"ewc": ("EWC, penalty weight γ", "C3"),
              "lifelong": ("lifelong, information-gain weight λ", "C0")}
     panels = [("neg_elbo", "−ELBO"), ("log_frechet", "log-Fréchet")]
-    fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), constrained_layout=True)
+    fig, axes = plt.subplots(2, 2, figsize=(MAX_WIDTH, 7.5), constrained_layout=True)
     data: dict[str, list[Any]] = {"method": [], "value": [], "metric": [], "seed_index": [],
                                   "last_task": []}
     for col, (method, values) in enumerate(grids.items()):
@@ -63,7 +65,7 @@ def figure(results: Results, grids: Mapping[str, Sequence[float]], diverged: Seq
                 ax.set_title(title_m)
             else:
                 ax.set_xlabel("γ" if method == "ewc" else "λ")
-    fig.suptitle(title)
+    suptitle(fig, title)
     return fig, data
 
 
@@ -86,7 +88,8 @@ def claims(page: Page, results: Results, settings: Sequence[tuple[str, float]]) 
     """(1, 2) each default (γ = 100, λ = 0.01) is the best of its range on both metrics (mean
     at the last task, within 1 %; a diverged setting counts as the worst); (3) the best
     lifelong setting has a lower log-Fréchet than the best EWC setting and a −ELBO at most 1 %
-    above it."""
+    above it. When every training of the settings compared ran to the epoch cap, a failed
+    check cannot be tested at this budget."""
     def means(method: str, key: str) -> dict[float, float]:
         return {v: (float(np.mean(last(results, label(method, v), key)))
                     if len(last(results, label(method, v), key)) else np.inf)
@@ -106,7 +109,9 @@ def claims(page: Page, results: Results, settings: Sequence[tuple[str, float]]) 
             ok &= good
             parts.append(f"{name}: {'best' if good else 'not best'} ({ms[default]:.{d}f}; "
                          f"best {sym} = {best:g} with {ms[best]:.{d}f})")
-        page.check(text, ok, "; ".join(parts), rule="best on both metrics, within 1 %")
+        page.check(text, ok, "; ".join(parts), rule="best on both metrics, within 1 %",
+                   untrained=untrained(results, [label(m, v) for m, v in settings
+                                                 if m == method]))
     best = {m: {k: min(means(m, k).values()) for k in ("neg_elbo", "log_frechet")}
             for m in DEFAULTS}
     text = "App. 7.6: the best lifelong setting beats the best EWC setting"
@@ -118,4 +123,5 @@ def claims(page: Page, results: Results, settings: Sequence[tuple[str, float]]) 
     page.check(text, ok_f and ok_e,
                f"log-Fréchet {best['lifelong']['log_frechet']:.2f} vs "
                f"{best['ewc']['log_frechet']:.2f}; −ELBO {best['lifelong']['neg_elbo']:.1f} vs "
-               f"{best['ewc']['neg_elbo']:.1f}", rule="lower log-Fréchet, −ELBO within 1 %")
+               f"{best['ewc']['neg_elbo']:.1f}", rule="lower log-Fréchet, −ELBO within 1 %",
+               untrained=untrained(results, [label(m, v) for m, v in settings]))
