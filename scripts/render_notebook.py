@@ -201,6 +201,20 @@ def prepare(src: Path, params: dict[str, Any]) -> tuple[Any, str]:
     return nb, cell.source
 
 
+def quiet_kernelspec(name: str) -> Path:
+    """A folder holding kernelspec ``name``: this interpreter's ipykernel with its own log at
+    ERROR, so that a log of the book holds one line per page and not the kernel's start-up
+    warnings (a cell's error still reaches the notebook and this script)."""
+    folder = ROOT / "build" / "jupyter"
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
+                     "--IPKernelApp.log_level=ERROR"],
+            "display_name": "Python 3 (lgm book)", "language": "python"}
+    kernel_dir = folder / "kernels" / name
+    kernel_dir.mkdir(parents=True, exist_ok=True)
+    (kernel_dir / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
+    return folder
+
+
 def render(src: Path, nb: Any, default_src: str, params: dict[str, Any], kernel: str,
            verbose: bool) -> float:
     """Execute one prepared notebook into the book; the seconds it took."""
@@ -314,11 +328,12 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
     # The kernel runs in the repository root and can import lgm even without the
-    # editable install. JUPYTER_PATH puts this environment's `python3` kernelspec first
-    # (a user-level one could otherwise start another interpreter); jupyter_client runs
-    # its "python" with sys.executable, i.e. this virtualenv.
+    # editable install. JUPYTER_PATH puts our kernelspec first (this interpreter, i.e. this
+    # virtualenv, with a quiet kernel log; a user-level one could otherwise start another
+    # interpreter), then this environment's own.
     _prepend("PYTHONPATH", str(ROOT))
     _prepend("JUPYTER_PATH", str(Path(sys.prefix) / "share" / "jupyter"))
+    _prepend("JUPYTER_PATH", str(quiet_kernelspec(args.kernel)))
     verbose = sys.stdout.isatty()
     if not verbose:
         os.environ["LGM_PROGRESS"] = "0"  # no tqdm redraws in a log
