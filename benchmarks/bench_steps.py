@@ -80,6 +80,7 @@ class Sizes:
 
     conv_batch: int = 128
     conv_rows: int = 6000
+    conv_val: int = 256    # validation rows per seed of the bf16 check
     ladder_teacher: int = 128
     ladder_student: int = 16
     ladder_batch: int = 128
@@ -89,7 +90,7 @@ class Sizes:
     vrnn_batch: int = 32
 
 
-TINY = Sizes(conv_batch=8, conv_rows=64, ladder_teacher=4, ladder_student=2, ladder_batch=8,
+TINY = Sizes(conv_batch=8, conv_rows=64, conv_val=8, ladder_teacher=4, ladder_student=2, ladder_batch=8,
              vrnn_teacher=VRNNSize((16,), 16), vrnn_student=VRNNSize((8,), 8), vrnn_len=6,
              vrnn_batch=4)
 
@@ -295,7 +296,7 @@ def conv_lgm(device: torch.device, sz: Sizes, opt: Options, seeds: int,
 def bf16_check(device: torch.device, sz: Sizes, seeds: int, steps: int) -> None:
     """Per-seed validation -ELBO after ``steps`` stacked steps in float32 and in bf16 (same
     initialisation, data and noise): is the difference of the means within the seeds' spread?"""
-    val = (torch.rand(seeds, 256, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    val = (torch.rand(seeds, sz.conv_val, 1, 28, 28, generator=torch.Generator().manual_seed(2))
            < 0.3).float().to(device)
     out = {}
     for flags in (frozenset(), frozenset({"bf16"})):
