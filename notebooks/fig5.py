@@ -38,7 +38,7 @@
 
 # %% tags=["parameters"]
 preset = "quick"
-seeds = [0]
+seeds = None  # None: the preset's (the paper's at paper, one seed otherwise)
 device = "cpu"
 data_root = None
 arch = "dense"

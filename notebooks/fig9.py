@@ -36,7 +36,7 @@
 
 # %% tags=["parameters"]
 preset = "quick"
-seeds = [0, 1]
+seeds = None  # None: the preset's (two at quick, the paper's ten trials at paper)
 device = "cpu"
 data_root = None
 arch = "dense"
@@ -52,11 +52,9 @@ from lgm.report.lifelong import no_difference_claims, per_task_values
 from lgm.report.page import begin
 from lgm.report.runs import preset_limits, resolve_seeds
 
-if preset == "paper" and list(seeds) in ([0], [0, 1]):
-    seeds = list(range(10))  # the paper's ten trials
-page = begin("fig9", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
+page = begin("fig9", preset=preset, seeds=resolve_seeds(preset, seeds, "fig9"), device=device,
              data_root=data_root, figure_dir=figure_dir,
-             caveat=preset_limits(preset, len(resolve_seeds(preset, seeds))))
+             caveat=preset_limits(preset, len(resolve_seeds(preset, seeds, "fig9"))))
 directions = ["reverse", "forward"]
 results = page.run({d: [make_config(preset, experiment="fashion", method="lifelong", seed=s,
                                     arch=arch, device=device, data_root=data_root, visuals=8,

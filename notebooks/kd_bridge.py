@@ -42,7 +42,7 @@
 
 # %% tags=["parameters"]
 preset = "quick"
-seeds = [0]
+seeds = None  # None: the preset's (the paper's at paper, one seed otherwise)
 device = "cpu"
 data_root = None
 figure_dir = "build/figures"
@@ -55,7 +55,7 @@ from lgm.experiments.kd_bridge import equality_rows, kd_bridge_config, run_bridg
 from lgm.report import kd_bridge
 from lgm.report.page import begin
 
-cfg = kd_bridge_config(preset, seeds=tuple(seeds[:1] if preset == "smoke" else seeds),
+cfg = kd_bridge_config(preset, seeds=None if seeds is None else tuple(seeds),
                        device=device, data_root=data_root)
 page = begin("kd_bridge", preset=preset, seeds=list(cfg.seeds), device=device,
              data_root=data_root, figure_dir=figure_dir,

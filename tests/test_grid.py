@@ -24,10 +24,14 @@ def test_the_plan_covers_every_page_of_both_papers():
 
 def test_units_are_shared_between_pages():
     units, by_page = plan.make_plan("paper", ["fig3", "fig6", "fig9"], with_status=False)
-    shared = [u for u in units if len(u.pages) == 3]  # Fig. 3's lifelong stack
+    shared = [u for u in units if len(u.pages) == 2]  # Fig. 3's lifelong stack is Fig. 6's
     assert len(shared) == 1 and shared[0].cfg.method == "lifelong"
-    assert len(units) == 5 + 1 + 1  # fig3's five methods and EWC without replay, fig9's forward
+    assert shared[0].pages == ["fig3", "fig6"]
     assert shared[0].cfg.seeds == (0, 1, 2, 3, 4)  # the paper's seeds
+    # fig3's five methods and EWC without replay; fig9's reverse and forward KL over the
+    # paper's ten trials (its seeds 0-4 of reverse are fig3's runs: the cache keeps each seed)
+    assert len(units) == 5 + 1 + 2
+    assert [u.cfg.seeds for u in units if u.pages == ["fig9"]] == [tuple(range(10))] * 2
 
 
 def test_committed_paper_results_show_as_committed():

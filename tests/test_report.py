@@ -15,9 +15,16 @@ from lgm.report.claims import Claim
 
 
 def test_resolve_seeds():
-    assert runs.resolve_seeds("paper", [0]) == [0, 1, 2, 3, 4]
+    """One seed rule for pages, as make_config's: given seeds mean what they say; None is the
+    preset's (the paper's at paper, one elsewhere, or the page's own declared in the plan)."""
+    assert runs.resolve_seeds("paper", None) == [0, 1, 2, 3, 4]
+    assert runs.resolve_seeds("paper", [0]) == [0]
     assert runs.resolve_seeds("paper", [3, 4]) == [3, 4]
-    assert runs.resolve_seeds("smoke", [5, 6]) == [5]
+    assert runs.resolve_seeds("smoke", [5, 6]) == [5, 6]
+    assert runs.resolve_seeds("smoke", None) == runs.resolve_seeds("quick", None) == [0]
+    assert runs.resolve_seeds("paper", None, "fig9") == list(range(10))
+    assert runs.resolve_seeds("quick", None, "fig9") == [0, 1]
+    assert runs.resolve_seeds("smoke", None, "fig9") == [0]
 
 
 def test_series_and_band():

@@ -69,6 +69,20 @@ QUICK_CUTS: dict[str, dict[str, Any]] = {
 }
 
 
+# page -> preset -> the seeds a page runs when none are given, where they differ from its
+# experiment's (the paper's five at paper, one elsewhere): Fig. 9 reports ten trials, and its
+# quick page compares two seeds' spread.
+PAGE_SEEDS: dict[str, dict[str, tuple[int, ...]]] = {
+    "fig9": {"paper": tuple(range(10)), "quick": (0, 1)},
+}
+
+
+def page_seeds(page: str, preset: str) -> tuple[int, ...] | None:
+    """The default seeds of page ``page`` at ``preset`` when they are the page's own, else
+    None (the experiment's: :func:`lgm.experiments.spec.make_config`)."""
+    return PAGE_SEEDS.get(page, {}).get(preset)
+
+
 def quick_cut(page: str, preset: str) -> dict[str, Any]:
     """The overrides page ``page`` applies to every run at ``preset`` (only quick has any)."""
     return dict(QUICK_CUTS.get(page, {})) if preset == "quick" else {}
@@ -110,6 +124,7 @@ def page_units(page: str, preset: str, seeds: list[int] | None = None,
                device: str | None = None) -> list[tuple[Experiment, ExperimentConfig]]:
     """The (experiment, config) pairs page ``page`` needs at ``preset``."""
     extra = {"device": device} if device else {}
+    seeds = seeds if seeds is not None else page_seeds(page, preset)
     if page in LIFELONG_VARIANTS:
         variants = LIFELONG_VARIANTS[page]
         if page == "fig5" and not _available("svhn"):

@@ -17,6 +17,7 @@ from typing import Any
 from lgm.experiments import cache
 from lgm.experiments.cache import cached_run, cached_runs
 from lgm.experiments.config import RunConfig
+from lgm.experiments.plan import page_seeds
 from lgm.experiments.presets import PRESET_VALUES
 from lgm.paths import REPO_ROOT
 from lgm.provenance import git_commit
@@ -25,14 +26,18 @@ from lgm.training.loop import NonFiniteLossError
 PAPER_SEEDS = [0, 1, 2, 3, 4]
 
 
-def resolve_seeds(preset: str, seeds: Iterable[int]) -> list[int]:
-    """The paper's five seeds at the paper preset (unless others are given), one at smoke."""
-    seeds = [int(s) for s in seeds]
-    if preset == "paper" and seeds == [0]:
-        return list(PAPER_SEEDS)
-    if preset == "smoke":
-        return seeds[:1]
-    return seeds
+def resolve_seeds(preset: str, seeds: Iterable[int] | None, page: str | None = None
+                  ) -> list[int]:
+    """The seeds a page runs. Given ``seeds`` mean exactly what they say; ``None`` (every
+    page's default) means the preset's: ``page``'s own default where the plan declares one
+    (:func:`lgm.experiments.plan.page_seeds`), else the paper's five at the paper preset and
+    one seed elsewhere (the seed rule of :func:`lgm.experiments.spec.make_config`)."""
+    if seeds is not None:
+        return [int(s) for s in seeds]
+    own = page_seeds(page, preset) if page else None
+    if own is not None:
+        return list(own)
+    return list(PAPER_SEEDS) if preset == "paper" else [0]
 
 
 @dataclass
