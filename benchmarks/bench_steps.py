@@ -26,6 +26,8 @@ variant flag given at once:
   -ELBO after a few hundred steps stays within the spread over seeds (printed);
 - ``--cudnn-benchmark`` (``+nobench``): rows run as the library runs them (cuDNN benchmark
   on, :func:`lgm.device.resolve_device`); the variant turns it off to show what it gains;
+- ``--vmap`` (conv): the plain model stacked the other way, ``torch.func.stack_module_state``
+  + ``torch.vmap`` over seeds (``vmap S=k``, also ``x.. vs lgm S=k``: vmap vs grouped convs);
 - ``--graph`` (cuda only): conv adds the lgm stack run eager (``eager``), ladder and VRNN add
   their plain step captured in a CUDA graph here (``+graph``; the VRNN's per-step input check
   syncs with the host, so it is bypassed while capturing).
@@ -33,7 +35,7 @@ variant flag given at once:
 "S=k vs k x S=1" is the gain of stacking k seeds over k one-seed runs one after another.
 
     python benchmarks/bench_steps.py [--device cuda] [--models conv ladder vrnn]
-        [--channels-last] [--bf16] [--cudnn-benchmark] [--graph] [--tiny]
+        [--channels-last] [--bf16] [--cudnn-benchmark] [--graph] [--vmap] [--tiny]
 """
 
 from __future__ import annotations
@@ -90,9 +92,9 @@ class Sizes:
     vrnn_batch: int = 32
 
 
-TINY = Sizes(conv_batch=8, conv_rows=64, conv_val=8, ladder_teacher=4, ladder_student=2, ladder_batch=8,
-             vrnn_teacher=VRNNSize((16,), 16), vrnn_student=VRNNSize((8,), 8), vrnn_len=6,
-             vrnn_batch=4)
+TINY = Sizes(conv_batch=8, conv_rows=64, conv_val=8, ladder_teacher=4, ladder_student=2,
+             ladder_batch=8, vrnn_teacher=VRNNSize((16,), 16), vrnn_student=VRNNSize((8,), 8),
+             vrnn_len=6, vrnn_batch=4)
 
 
 @dataclass
@@ -206,6 +208,58 @@ class PlainConvVAE(nn.Module):
     def dec(self, z: Tensor) -> Tensor:
         out = self.body(z[:, :, None, None])
         return F.interpolate(out, size=(28, 28), mode="bilinear", align_corners=False).flatten(1)
+
+    def forward(self, what: str, x: Tensor) -> Tensor | tuple[Tensor, Tensor, Tensor]:
+        """``encode`` or ``dec`` by name (one entry point for ``torch.func.functional_call``)."""
+        return self.encode(x) if what == "encode" else self.dec(x)
+
+
+class Functional:
+    """One seed's view of a stack of :class:`PlainConvVAE` weights inside ``torch.vmap``:
+    ``encode``/``dec``/``j`` for :func:`bench_stacked.plain_loss`."""
+
+    def __init__(self, base: PlainConvVAE, state: tuple[dict[str, Tensor], dict[str, Tensor]]
+                 ) -> None:
+        self.base, self.state, self.j = base, state, base.j
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        return torch.func.functional_call(self.base, self.state, ("encode", x))
+
+    def dec(self, z: Tensor) -> Tensor:
+        return torch.func.functional_call(self.base, self.state, ("dec", z))
+
+
+def conv_vmap(device: torch.device, sz: Sizes, opt: Options, seeds: int) -> Step:
+    """The plain model stacked the other way: S copies' weights stacked by
+    ``torch.func.stack_module_state`` and the plain loss ``torch.vmap``-ed over them (each seed
+    its own noise), one Adam over the stacked tensors; data resident on the device."""
+    torch.manual_seed(0)
+    students = [PlainConvVAE(2).to(device) for _ in range(seeds)]
+    teachers = [PlainConvVAE(1).to(device).eval() for _ in range(seeds)]
+    s_params, s_buffers = torch.func.stack_module_state(students)
+    t_params, t_buffers = torch.func.stack_module_state(teachers)
+    t_params = {k: v.detach() for k, v in t_params.items()}
+    s_base, t_base = students[0], teachers[0]
+    adam = torch.optim.Adam(list(s_params.values()), lr=1e-3)
+    n_rep = sz.conv_batch // 2
+    data = (torch.rand(seeds, sz.conv_rows, 1, 28, 28) < 0.3).float().to(device)
+
+    def one(sp: dict[str, Tensor], sb: dict[str, Tensor], tp: dict[str, Tensor],
+            tb: dict[str, Tensor], x: Tensor) -> Tensor:
+        return plain_loss(Functional(s_base, (sp, sb)),  # type: ignore[arg-type]
+                          Functional(t_base, (tp, tb)), x, n_rep)  # type: ignore[arg-type]
+
+    loss_fn = torch.vmap(one, randomness="different")
+
+    def step() -> None:
+        idx = torch.randint(sz.conv_rows, (sz.conv_batch - n_rep,), device=device)
+        x = data[:, idx]
+        with opt.active(device):
+            loss = loss_fn(s_params, s_buffers, t_params, t_buffers, x).sum()
+            adam.zero_grad(set_to_none=True)
+            loss.backward()
+            adam.step()
+    return step
 
 
 def conv_plain(device: torch.device, sz: Sizes, opt: Options) -> tuple[Step, int]:
@@ -502,6 +556,7 @@ class Row:
     base: str | None = None      # the row this one varies (ratio "vs base")
     plain: str | None = None     # the plain row of the same case (ratio "vs plain")
     single: str | None = None    # the S=1 row of a stack (ratio "vs k separate S=1 runs")
+    other: str | None = None     # any other row to compare with (ratio "vs <its name>")
     seeds: int = 1
     rates: list[float] = field(default_factory=list)
 
@@ -539,6 +594,12 @@ def conv_rows(args: argparse.Namespace, device: torch.device, sz: Sizes) -> list
                 rows.append(Row("conv", name, measure, plain=plain,
                                 base=f"lgm S={s}{tag}" if sfx else None,
                                 single=f"lgm S=1{tag}{sfx}" if s != 1 else None, seeds=s))
+        if args.vmap and not opt.cl:  # a 5-d stack of images has no channels-last layout
+            for s in args.seeds:
+                rows.append(Row("conv", f"vmap S={s}{sfx}", lambda o=opt, s=s: rate(
+                    conv_vmap(device, sz, o, s), device, *w, s * sz.conv_batch), plain=plain,
+                    base=f"vmap S={s}" if sfx else None, other=f"lgm S={s}{sfx}", seeds=s,
+                    single=f"vmap S=1{sfx}" if s != 1 and 1 in args.seeds else None))
     return rows
 
 
@@ -635,7 +696,8 @@ def report(model: str, rows: list[Row]) -> None:
             continue
         v = best[r.name]
         line = f"{r.name:>34}: {v:>12,.0f} samples/s"
-        for ref, what in ((r.plain, "plain"), (r.base, "base"), (r.single, "")):
+        for ref, what in ((r.plain, "plain"), (r.base, "base"), (r.single, ""),
+                          (r.other, r.other)):
             if ref and ref in best:
                 label = what or f"{r.seeds} separate S=1 runs"
                 line += f"   x{v / best[ref]:5.2f} vs {label}"
@@ -662,6 +724,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--cudnn-benchmark", action="store_true")
     parser.add_argument("--graph", action="store_true")
+    parser.add_argument("--vmap", action="store_true",
+                        help="conv: also the plain model stacked by torch.vmap (vs grouped convs)")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     sz = TINY if args.tiny else Sizes()

@@ -50,13 +50,14 @@ TINY = ["--device", "cpu", "--tiny", "--steps", "1", "--warmup", "1", "--vrnn-st
 def test_conv_step_stacked_and_bf16(bench_steps: ModuleType, capsys: pytest.CaptureFixture
                                     ) -> None:
     assert bench_steps.main([*TINY, "--models", "conv", "--seeds", "1", "2", "--bf16",
-                             "--bf16-steps", "1", "--graph"]) == 0
+                             "--bf16-steps", "1", "--graph", "--vmap"]) == 0
     out = capsys.readouterr().out
     assert "failed" not in out and "Error" not in out
     got = rows(out)
-    assert set(got) == {"plain", "lgm S=1", "lgm S=2", "plain +bf16", "lgm S=1 +bf16",
-                        "lgm S=2 +bf16"}
+    assert set(got) == {f"{kind} S={s}{sfx}" for kind in ("lgm", "vmap") for s in (1, 2)
+                        for sfx in ("", " +bf16")} | {"plain", "plain +bf16"}
     assert "vs plain" in got["lgm S=1"] and "vs 2 separate S=1 runs" in got["lgm S=2"]
+    assert "vs lgm S=2" in got["vmap S=2"]
     assert "vs base" in got["lgm S=2 +bf16"] and "vs base" in got["plain +bf16"]
     assert "--graph: cuda only, skipped" in out
     assert re.search(r"\|mean bf16 - mean fp32\| = [\d.]+: (within|OUTSIDE) the seeds' spread",
