@@ -667,8 +667,11 @@ def vrnn_rows(args: argparse.Namespace, device: torch.device, sz: Sizes) -> list
                     VRNN(sz.vrnn_student, sz.vrnn_len).to(device))
 
         def noise_of(t: VRNN) -> Callable[[], dict[str, Tensor]]:
-            gen = torch.Generator(device=device).manual_seed(0)
-            return lambda: t.sample_noise(b, gen)
+            """The VRNN's noise drawn on the device by the default generator (which a CUDA
+            graph may capture; ``sample_noise`` without a generator draws on the host)."""
+            shape = (b, sz.vrnn_len)
+            return lambda: {"z": torch.randn(*shape, t.size.z_dim, device=device),
+                            "pen": torch.rand(*shape, 1, device=device)}
         rows.append(Row("vrnn", f"{case} plain{sfx}", lambda o=opt: rate(
             distill_plain(*(p := pair()), vrnn_distillation_loss("ours"), noise_of(p[0]),
                           device, o, 10.0), device, *w, b),

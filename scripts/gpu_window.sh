@@ -137,8 +137,10 @@ run() {
       local stacked=(--repeats 1 --steps 30)
       [ "$smoke" = 1 ] && stacked=(--repeats 1 --steps 2 --warmup 1 --seeds 1 2 --batch 8)
       bench 15 benchmarks/bench_stacked.py --device "$device" --arch dense "${stacked[@]}"
-      bench 40 benchmarks/bench_steps.py --device "$device" --models conv --seeds 1 5 10 \
-        --repeats 1 --channels-last --bf16 --cudnn-benchmark --graph "${tiny[@]}"
+      bench 20 benchmarks/bench_steps.py --device "$device" --models conv --seeds 1 5 10 \
+        --repeats 1 --graph --vmap "${tiny[@]}"
+      bench 30 benchmarks/bench_steps.py --device "$device" --models conv --seeds 1 5 \
+        --repeats 1 --channels-last --bf16 --cudnn-benchmark "${tiny[@]}"
       bench 50 benchmarks/bench_steps.py --device "$device" --models ladder --repeats 1 \
         --channels-last --bf16 --cudnn-benchmark --graph "${tiny[@]}"
       bench 70 benchmarks/bench_steps.py --device "$device" --models vrnn --repeats 1 --graph \
