@@ -155,6 +155,50 @@ class ToyPage:
                 f"{exact['ours']['mean'][-1]:.2e} (means over seeds). The grid's error (largest "
                 f"change when the spacing is doubled): {grid:.1e} nats.")
 
+    def slider_data(self) -> tuple[list[int], list[dict[str, Any]]]:
+        """Per depth L of the headline: the per-layer errors e_j (j = 1..L, means over seeds)
+        of both methods, and the output KL (the exact KL(p_teacher(y) || p_student(y)) that
+        eq. 4 targets) beside the joint KL (the sum of the e_j, which bounds it), means over
+        seeds, and the per-seed ratio of the output KLs, as the frames of
+        :func:`lgm.report.slider.slider_html`."""
+        arrays, cfg = self.headline["arrays"], self.headline["config"]
+        methods = list(cfg["methods"])
+        exact, joint = summary(self.headline, "kl_exact"), summary(self.headline, "kl_joint")
+        frames = []
+        for i in range(len(cfg["layers"])):
+            errors = {m: np.asarray(arrays[f"layer_error_{m}"], float)[:, i, :] for m in methods}
+            n = int(np.isfinite(errors[methods[0]][0]).sum())
+            numbers: dict[str, Any] = {}
+            for m in methods:
+                numbers[f"output KL, {m}"] = float(exact[m]["mean"][i])
+            for m in methods:
+                numbers[f"joint KL (sum of e_j), {m}"] = float(joint[m]["mean"][i])
+            if {"ours", "local"} <= set(methods):
+                ours, local = exact["ours"]["values"][:, i], exact["local"]["values"][:, i]
+                numbers["output KL, ours / local (median over seeds)"] = float(
+                    np.median(ours / local))
+                numbers["seeds where ours is below local"] = (
+                    f"{int((ours < local).sum())} of {len(ours)}")
+            frames.append({"x": list(range(1, n + 1)),
+                           "series": {m: [float(v) for v in errors[m][:, :n].mean(0)]
+                                      for m in methods},
+                           "numbers": numbers})
+        return [int(d) for d in cfg["layers"]], frames
+
+    def slider(self) -> Any:
+        """An offline slider over the depth L (issue 15): the per-layer errors of the L-layer
+        students and their output and joint KLs, from the headline results (no training)."""
+        from lgm.report.slider import slider
+
+        values, frames = self.slider_data()
+        ys = [y for f in frames for s in f["series"].values() for y in s]
+        seeds = len(self.headline["config"]["seeds"])
+        return slider("L", values, frames, x_label="conditional j (1 = z_2 | z_1, L = y | z_L)",
+                      y_label="per-layer error e_j, nats", log_y=min(ys) > 0,
+                      initial=len(values) - 1,
+                      title=f"{self.figure}, {self.source.replace('`', '')}: the students of "
+                            f"depth L (means over {seeds} seed(s))")
+
     def readings_section(self) -> str:
         """Run (or read) the readings; their table as Markdown, and their figure drawn."""
         from pathlib import Path
