@@ -754,6 +754,8 @@ def main(argv: list[str] | None = None) -> int:
             for r in rows:
                 try:
                     r.rates.append(r.measure())
+                    # as it goes, so that a run stopped by a timeout still says something
+                    print(f"  ({r.name} {r.rates[-1]:,.0f})", flush=True)
                 except Exception as err:  # noqa: BLE001 - one failing variant is a result
                     print(f"  {r.name}: {type(err).__name__}: {str(err).splitlines()[0][:160]}",
                           flush=True)

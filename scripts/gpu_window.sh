@@ -42,7 +42,7 @@ download() {  # <folder> <package==version>: a wheel for the device's CPython 3.
 
 prep() {
   mkdir -p .whl
-  for n in pydantic pydantic_core annotated-types typing-inspection; do
+  for n in pydantic pydantic_core annotated-types typing-inspection typing_extensions; do
     download .whl "$n==$(lock_version "$n")"
   done
   if [ "${GPU_WINDOW_POT:-1}" = 1 ] && ! ls .whl/pot-*.whl >/dev/null 2>&1; then
@@ -136,15 +136,15 @@ run() {
     {
       local stacked=(--repeats 1 --steps 30)
       [ "$smoke" = 1 ] && stacked=(--repeats 1 --steps 2 --warmup 1 --seeds 1 2 --batch 8)
-      bench 15 benchmarks/bench_stacked.py --device "$device" --arch dense "${stacked[@]}"
-      bench 20 benchmarks/bench_steps.py --device "$device" --models conv --seeds 1 5 10 \
+      bench 12 benchmarks/bench_stacked.py --device "$device" --arch dense "${stacked[@]}"
+      bench 30 benchmarks/bench_steps.py --device "$device" --models conv --seeds 1 5 10 \
         --repeats 1 --graph --vmap "${tiny[@]}"
-      bench 30 benchmarks/bench_steps.py --device "$device" --models conv --seeds 1 5 \
+      bench 40 benchmarks/bench_steps.py --device "$device" --models conv --seeds 1 5 \
         --repeats 1 --channels-last --bf16 --cudnn-benchmark "${tiny[@]}"
       bench 50 benchmarks/bench_steps.py --device "$device" --models ladder --repeats 1 \
         --channels-last --bf16 --cudnn-benchmark --graph "${tiny[@]}"
       bench 70 benchmarks/bench_steps.py --device "$device" --models vrnn --repeats 1 --graph \
-        "${tiny[@]}"
+        --vrnn-steps 3 "${tiny[@]}"
       if [ $(( bench_end - $(date +%s) )) -ge 45 ]; then
         bench 100 benchmarks/bench_grid.py --preset smoke --device "$device" --pages kd_hm kd_bridge
       else echo "== bench_grid at smoke skipped: under 45 s of benchmark time left"; fi
