@@ -605,6 +605,7 @@ def conv_rows(args: argparse.Namespace, device: torch.device, sz: Sizes) -> list
 
 def ladder_rows(args: argparse.Namespace, device: torch.device, sz: Sizes) -> list[Row]:
     rows: list[Row] = []
+    last: list[Row] = []
     b, w = sz.ladder_batch, (args.steps, args.warmup)
     graphs = args.graph and device.type == "cuda"
     for opt in option_sets(args, device):
@@ -632,20 +633,21 @@ def ladder_rows(args: argparse.Namespace, device: torch.device, sz: Sizes) -> li
         rows.append(Row("ladder", f"{case} lgm{sfx}", lambda o=opt: fit_rate(
             distill_lgm(*pair(o), ladder_loss(), b, device, o, None), device, *w, b),
             plain=f"{case} plain{sfx}", base=f"{case} lgm" if sfx else None))
-        if graphs and not sfx:
+        if graphs and not sfx:  # captured last: a failed capture can spoil the context
             t_case = f"teacher h={sz.ladder_teacher} elbo"
-            rows.append(Row("ladder", f"{t_case} plain +graph", lambda: rate(
+            last.append(Row("ladder", f"{t_case} plain +graph", lambda: rate(
                 ladder_elbo_plain(device, sz.ladder_teacher, b, Options(), graph=True), device,
                 *w, b), base=f"{t_case} plain"))
-            rows.append(Row("ladder", f"{case} plain +graph", lambda: rate(
+            last.append(Row("ladder", f"{case} plain +graph", lambda: rate(
                 distill_plain(*(p := pair(Options())), ladder_loss(), noise_of(p[0]), device,
                               Options(), None, graph=True), device, *w, b),
                 base=f"{case} plain"))
-    return rows
+    return rows + last
 
 
 def vrnn_rows(args: argparse.Namespace, device: torch.device, sz: Sizes) -> list[Row]:
     rows: list[Row] = []
+    last: list[Row] = []
     b, w = sz.vrnn_batch, (args.vrnn_steps, min(args.warmup, 2))
     graphs = args.graph and device.type == "cuda"
     opts = [o for o in option_sets(args, device) if not o.cl]  # no convolutions to lay out
@@ -679,16 +681,16 @@ def vrnn_rows(args: argparse.Namespace, device: torch.device, sz: Sizes) -> list
         rows.append(Row("vrnn", f"{case} lgm{sfx}", lambda o=opt: fit_rate(
             distill_lgm(*pair(), vrnn_distillation_loss("ours"), b, device, o, 10.0), device,
             *w, b), plain=f"{case} plain{sfx}", base=f"{case} lgm" if sfx else None))
-        if graphs and not sfx:
+        if graphs and not sfx:  # captured last: a failed capture can spoil the context
             t_case = f"teacher {sz.vrnn_teacher.rnn} elbo"
-            rows.append(Row("vrnn", f"{t_case} plain +graph", lambda: rate(
+            last.append(Row("vrnn", f"{t_case} plain +graph", lambda: rate(
                 vrnn_elbo_plain(device, sz.vrnn_teacher, sz, Options(), graph=True), device,
                 *w, b), base=f"{t_case} plain"))
-            rows.append(Row("vrnn", f"{case} plain +graph", lambda: rate(
+            last.append(Row("vrnn", f"{case} plain +graph", lambda: rate(
                 distill_plain(*(p := pair()), vrnn_distillation_loss("ours"), noise_of(p[0]),
                               device, Options(), 10.0, graph=True), device, *w, b),
                 base=f"{case} plain"))
-    return rows
+    return rows + last
 
 
 def report(model: str, rows: list[Row]) -> None:
