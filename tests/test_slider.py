@@ -81,7 +81,7 @@ return {
 
 def test_slider_moves_with_the_keyboard_from_file(driver, tmp_path: Path):  # noqa: F811
     """Two snippets on one page; the first moved by ARROW_RIGHT: label, table and chart
-    change, no console error, text >= 13 px."""
+    change, no console error, text >= 13 px; a narrower box redraws the chart to fit."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -113,5 +113,12 @@ def test_slider_moves_with_the_keyboard_from_file(driver, tmp_path: Path):  # no
         "return document.querySelectorAll('.lgm-slider output')[1].textContent")
     assert second == "L = 1"  # the other slider did not move
     assert last["smallest"] >= 13
+    widths = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "document.body.style.width = '480px';"
+        "setTimeout(() => { const c = document.querySelector('.lgm-slider-chart');"
+        "  done([c.clientWidth, +c.querySelector('svg').getAttribute('width')]); }, 300);")
+    assert widths[0] == widths[1] < 760  # redrawn at the narrower box's width
+    assert driver.execute_script(STATE)["points"] == 10  # still at L = 5
     errors = [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
     assert not errors, errors

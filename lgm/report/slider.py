@@ -17,7 +17,7 @@ A sweep is plain JSON-able data::
 Every frame has the same series and the same numbers (in the same order); a series has one
 ``y`` per ``x`` of its frame. The chart's axes span all frames, so moving the slider shows
 how the curves grow. The chart is drawn at the box's width in CSS pixels (redrawn when the
-window is resized), so its text stays 13 px at any width.
+box's width changes), so its text stays 13 px at any width.
 """
 
 from __future__ import annotations
@@ -226,11 +226,16 @@ _SCRIPT = r"""<script>
     drawChart(f);
   }
   input.addEventListener("input", () => show(+input.value));
-  let pending = null;
-  window.addEventListener("resize", () => {
+  // Redraw at the box's new width (window resized, sidebar or theme changed the layout).
+  let drawn = chart.clientWidth, pending = null;
+  const resized = () => {
     if (pending) cancelAnimationFrame(pending);
-    pending = requestAnimationFrame(() => show(+input.value));
-  });
+    pending = requestAnimationFrame(() => {
+      if (chart.clientWidth !== drawn) { drawn = chart.clientWidth; show(+input.value); }
+    });
+  };
+  if (window.ResizeObserver) new ResizeObserver(resized).observe(chart);
+  else window.addEventListener("resize", resized);
   show(+input.value);
 })();
 </script>"""
