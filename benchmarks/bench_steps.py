@@ -700,7 +700,8 @@ def report(model: str, rows: list[Row]) -> None:
             print(f"{r.name:>34}: failed")
             continue
         v = best[r.name]
-        line = f"{r.name:>34}: {v:>12,.0f} samples/s"
+        line = f"{r.name:>34}: {v:>12,.0f} samples/s" if v >= 100 else \
+            f"{r.name:>34}: {v:>12.3g} samples/s"
         for ref, what in ((r.plain, "plain"), (r.base, "base"), (r.single, ""),
                           (r.other, r.other)):
             if ref and ref in best:
@@ -757,7 +758,7 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     r.rates.append(r.measure())
                     # as it goes, so that a run stopped by a timeout still says something
-                    print(f"  ({r.name} {r.rates[-1]:,.0f})", flush=True)
+                    print(f"  ({r.name} {r.rates[-1]:,.3g})", flush=True)
                 except Exception as err:  # noqa: BLE001 - one failing variant is a result
                     print(f"  {r.name}: {type(err).__name__}: {str(err).splitlines()[0][:160]}",
                           flush=True)

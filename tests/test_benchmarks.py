@@ -17,7 +17,7 @@ from types import ModuleType
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-RATE = re.compile(r"^\s*(.+?):\s+[\d,]+ samples/s(.*)$")
+RATE = re.compile(r"^\s*(.+?):\s+[\d,.e+]+ samples/s(.*)$")
 
 
 def load(name: str) -> ModuleType:
