@@ -122,3 +122,35 @@ def test_slider_moves_with_the_keyboard_from_file(driver, tmp_path: Path):  # no
     assert driver.execute_script(STATE)["points"] == 10  # still at L = 5
     errors = [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
     assert not errors, errors
+
+
+def test_toy_page_slider_reads_the_headline_per_depth():
+    """ToyPage.slider's frames: per depth, the per-layer errors (means over seeds, the NaN
+    padding beyond L dropped), output and joint KL means, the per-seed ratio's median."""
+    import numpy as np
+
+    from lgm.report.kd_toy import ToyPage
+
+    nan = float("nan")
+    errors = {"ours": [[[0.5, nan, nan], [0.5, 1.0, 2.0]], [[0.25, nan, nan], [1.5, 1.0, 4.0]]],
+              "local": [[[0.5, nan, nan], [0.25, 0.5, 0.5]], [[0.25, nan, nan], [0.25, 0.5, 1.0]]]}
+    exact = {"ours": [[0.125, 1.0], [0.125, 0.5]], "local": [[0.125, 0.25], [0.125, 1.0]]}
+    page = ToyPage.__new__(ToyPage)  # no run: the headline is given
+    page.figure, page.source = "Fig. 2", "a `test` headline"
+    page.headline = {
+        "config": {"layers": [1, 3], "methods": ["ours", "local"], "seeds": [0, 1]},
+        "arrays": {f"layer_error_{m}": np.array(e) for m, e in errors.items()},
+        **{f"kl_exact_{m}": v for m, v in exact.items()},
+        **{f"kl_joint_{m}": np.nansum(np.array(e), -1).tolist() for m, e in errors.items()},
+    }
+    values, frames = page.slider_data()
+    assert values == [1, 3]
+    assert [f["x"] for f in frames] == [[1], [1, 2, 3]]
+    assert frames[1]["series"] == {"ours": [1.0, 1.0, 3.0], "local": [0.25, 0.5, 0.75]}
+    assert frames[1]["numbers"] == {
+        "output KL, ours": 0.75, "output KL, local": 0.625,
+        "joint KL (sum of e_j), ours": 5.0, "joint KL (sum of e_j), local": 1.5,
+        "output KL, ours / local (median over seeds)": 2.25,  # ratios 4 and 0.5
+        "seeds where ours is below local": "1 of 2"}
+    data = embedded_data(page.slider().data)
+    assert data["frames"] == frames and data["values"] == values and data["log_y"] is True
