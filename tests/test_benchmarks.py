@@ -38,6 +38,17 @@ def bench_steps() -> ModuleType:
     return load("bench_steps")
 
 
+@pytest.fixture(autouse=True)
+def _keep_torch_threads():
+    """The benchmarks set torch's thread count (``--tiny``: one thread) in this process; the
+    tests after these must run with the count they started with."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 def rows(text: str) -> dict[str, str]:
     """Row name -> what follows the rate (the ratios)."""
     return {m[1].strip(): m[2] for line in text.splitlines() if (m := RATE.match(line))}

@@ -295,19 +295,24 @@ def test_a_failed_notebook_is_not_published(tmp_path, monkeypatch):
 
 def test_the_plan_lists_every_lifelong_run_the_book_trains(smoke_book, monkeypatch):
     """Every lifelong run a page of the smoke book trained is a run of a unit the plan lists
-    at the smoke preset (the pages and ``lgm.experiments.plan.LIFELONG_VARIANTS`` agree), so
-    ``python -m lgm grid`` computes what the book reads."""
-    from lgm.experiments import plan
+    at the smoke preset (the pages and ``lgm.experiments.plan.LIFELONG_VARIANTS`` agree; the
+    bridge's lifelong runs belong to its unit), so ``python -m lgm grid`` computes what the
+    book reads."""
+    from lgm.experiments import kd_bridge, plan
+    from lgm.experiments.config import LifelongConfig
 
     folder, _ = smoke_book
     monkeypatch.setenv("LGM_CACHE", str(folder / "cache"))
-    units, _ = plan.make_plan("smoke", pages=sorted(plan.LIFELONG_VARIANTS), with_status=False)
+    units, _ = plan.make_plan("smoke", with_status=False)
 
     def key(config: dict) -> str:
         return json.dumps({k: v for k, v in config.items() if k not in ("device", "data_root")},
                           sort_keys=True)
 
-    planned = {key(run.to_dict()) for u in units for run in u.cfg.runs()}
+    runs = [run for u in units if isinstance(u.cfg, LifelongConfig) for run in u.cfg.runs()]
+    runs += [run for u in units if isinstance(u.cfg, kd_bridge.KDBridgeConfig)
+             for rs in kd_bridge.lifelong_runs(u.cfg).values() for run in rs]
+    planned = {key(run.to_dict()) for run in runs}
     trained = [json.loads(p.read_text())["config"]
                for p in (folder / "cache" / "results").glob("*.json")]
     assert trained, "the smoke book trained no lifelong run"

@@ -236,6 +236,12 @@ def run_config(cfg: KDBridgeConfig, method: str, seed: int) -> RunConfig:
                            device=cfg.device, data_root=cfg.data_root, **overrides)
 
 
+def lifelong_runs(cfg: KDBridgeConfig) -> dict[str, list[RunConfig]]:
+    """The lifelong library's runs the bridge compares with: the lifelong method and each
+    baseline, one :class:`RunConfig` per seed."""
+    return {m: [run_config(cfg, m, s) for s in cfg.seeds] for m in ("lifelong", *cfg.baselines)}
+
+
 class Schedule(Protocol):
     """What a fit of the bridge reads of the lifelong run's settings (a :class:`RunConfig`
     has them): Adam's learning rate, minibatches, epochs, the Gumbel temperature schedule."""
@@ -333,12 +339,13 @@ def run_bridge(cfg: KDBridgeConfig) -> dict[str, Any]:
     distillation (:func:`distillation_run`) on the same task sequence:
     ``{"config", "runs": {label: [result per seed]}}``, each result with
     ``tasks[i]["neg_elbo"]``."""
+    lifelong = lifelong_runs(cfg)
     with nullcontext() if cfg.cpu_threads is None else cpu_threads(cfg.cpu_threads):
         runs: dict[str, list[dict[str, Any]]] = {
-            "lifelong": cached_runs([run_config(cfg, "lifelong", s) for s in cfg.seeds]),
+            "lifelong": cached_runs(lifelong["lifelong"]),
             "kd (ours)": [distillation_run(cfg, s) for s in cfg.seeds]}
         for b in cfg.baselines:
-            runs[b] = cached_runs([run_config(cfg, b, s) for s in cfg.seeds])
+            runs[b] = cached_runs(lifelong[b])
     return {"config": cfg.to_dict(), "runs": runs}
 
 
