@@ -301,7 +301,11 @@ def test_the_plan_lists_every_lifelong_run_the_book_trains(smoke_book, monkeypat
     from lgm.experiments import kd_bridge, plan
     from lgm.experiments.config import LifelongConfig
 
-    folder, _ = smoke_book
+    folder, executed = smoke_book
+    not_run = [why for name, (out, why) in executed.items()
+               if name in plan.LIFELONG_VARIANTS and out is None]
+    if not_run:
+        pytest.skip(not_run[0])
     monkeypatch.setenv("LGM_CACHE", str(folder / "cache"))
     units, _ = plan.make_plan("smoke", with_status=False)
 

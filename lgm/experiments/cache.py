@@ -412,6 +412,13 @@ def lookup(cfg: RunConfig, fp: DataFingerprint | None | str = _FIND) -> dict[str
     """The cached result of ``cfg`` if there is a sound one (see the module docstring).
     ``fp``: the data fingerprint of ``cfg`` if already known (None: the data is not at hand);
     by default it is computed."""
+    found = find(cfg, fp)
+    return found[1] if found is not None else None
+
+
+def find(cfg: RunConfig, fp: DataFingerprint | None | str = _FIND
+         ) -> tuple[Path, dict[str, Any]] | None:
+    """Where :func:`lookup` finds ``cfg``'s result (committed or local file), and the result."""
     if isinstance(fp, str):
         fp = data_fingerprint(cfg)
     fingerprint = entry_fingerprint(LIFELONG_ENTRY)
@@ -425,8 +432,8 @@ def lookup(cfg: RunConfig, fp: DataFingerprint | None | str = _FIND) -> dict[str
             if fp is None and path.name not in _unchecked_warned:
                 _unchecked_warned.add(path.name)
                 warnings.warn(f"the data of {cfg.experiment} is not at hand: serving {path} "
-                              "without checking the data it was computed from", stacklevel=3)
-            return entry
+                              "without checking the data it was computed from", stacklevel=4)
+            return path, entry
     return None
 
 

@@ -27,8 +27,7 @@ from lgm.experiments.cache import (
     cached_call,
     call_paths,
     data_fingerprint,
-    lookup,
-    result_paths,
+    find,
 )
 from lgm.experiments.config import LifelongConfig
 from lgm.experiments.registry import experiments, get
@@ -161,13 +160,12 @@ def status_of(exp: Experiment, cfg: ExperimentConfig) -> str:
                 fp = data_fingerprint(run)
             except (DataNotFoundError, OSError):
                 fp = None
-            found = lookup(run, fp)
+            found = find(run, fp)
             if found is None:
                 states.append("missing")
-            else:
-                committed = any(p.exists() and COMMITTED_RESULTS in p.parents
-                                for p in result_paths(run, fp))
-                states.append("committed" if committed else "cached")
+            else:  # where it was found (without the data at hand: under any data's key)
+                states.append("committed" if COMMITTED_RESULTS in found[0].parents
+                              else "cached")
         if all(s == "committed" for s in states):
             return "committed"
         if "missing" not in states:
