@@ -561,6 +561,15 @@ class Row:
     rates: list[float] = field(default_factory=list)
 
 
+def case_rows(model: str, case: str, sfx: str, plain: Callable[[], float],
+              lgm: Callable[[], float]) -> list[Row]:
+    """A case's plain row and lgm row (ratio "vs plain"), each "vs base" when ``sfx`` names
+    a variant."""
+    return [Row(model, f"{case} plain{sfx}", plain, base=f"{case} plain" if sfx else None),
+            Row(model, f"{case} lgm{sfx}", lgm, plain=f"{case} plain{sfx}",
+                base=f"{case} lgm" if sfx else None)]
+
+
 def option_sets(args: argparse.Namespace, device: torch.device) -> list[Options]:
     """The base row's options, one per variant flag, and all flags together."""
     flags = [f for f, on in (("cl", args.channels_last), ("bf16", args.bf16),
@@ -612,13 +621,10 @@ def ladder_rows(args: argparse.Namespace, device: torch.device, sz: Sizes) -> li
         sfx = opt.suffix
         for who, width in (("teacher", sz.ladder_teacher), ("student", sz.ladder_student)):
             case = f"{who} h={width} elbo"
-            rows.append(Row("ladder", f"{case} plain{sfx}", lambda o=opt, h=width: rate(
+            rows += case_rows("ladder", case, sfx, lambda o=opt, h=width: rate(
                 ladder_elbo_plain(device, h, b, o), device, *w, b),
-                base=f"{case} plain" if sfx else None))
-            rows.append(Row("ladder", f"{case} lgm{sfx}", lambda o=opt, h=width: fit_rate(
-                ladder_elbo_lgm(device, h, b, o, max(w)), device, *w, b),
-                plain=f"{case} plain{sfx}",
-                base=f"{case} lgm" if sfx else None))
+                lambda o=opt, h=width: fit_rate(
+                    ladder_elbo_lgm(device, h, b, o, max(w)), device, *w, b))
         case = f"distill h={sz.ladder_teacher}->{sz.ladder_student}"
 
         def pair(o: Options) -> tuple[LadderVAE, LadderVAE]:
@@ -627,12 +633,10 @@ def ladder_rows(args: argparse.Namespace, device: torch.device, sz: Sizes) -> li
 
         def noise_of(t: LadderVAE) -> Callable[[], dict[str, Tensor]]:
             return lambda: t.sample_noise(b)
-        rows.append(Row("ladder", f"{case} plain{sfx}", lambda o=opt: rate(
+        rows += case_rows("ladder", case, sfx, lambda o=opt: rate(
             distill_plain(*(p := pair(o)), ladder_loss(), noise_of(p[0]), device, o, None),
-            device, *w, b), base=f"{case} plain" if sfx else None))
-        rows.append(Row("ladder", f"{case} lgm{sfx}", lambda o=opt: fit_rate(
-            distill_lgm(*pair(o), ladder_loss(), b, device, o, None), device, *w, b),
-            plain=f"{case} plain{sfx}", base=f"{case} lgm" if sfx else None))
+            device, *w, b), lambda o=opt: fit_rate(
+            distill_lgm(*pair(o), ladder_loss(), b, device, o, None), device, *w, b))
         if graphs and not sfx:  # captured last: a failed capture can spoil the context
             t_case = f"teacher h={sz.ladder_teacher} elbo"
             last.append(Row("ladder", f"{t_case} plain +graph", lambda: rate(
@@ -655,12 +659,9 @@ def vrnn_rows(args: argparse.Namespace, device: torch.device, sz: Sizes) -> list
         sfx = opt.suffix
         for who, size in (("teacher", sz.vrnn_teacher), ("student", sz.vrnn_student)):
             case = f"{who} {size.rnn} elbo"
-            rows.append(Row("vrnn", f"{case} plain{sfx}", lambda o=opt, z=size: rate(
+            rows += case_rows("vrnn", case, sfx, lambda o=opt, z=size: rate(
                 vrnn_elbo_plain(device, z, sz, o), device, *w, b),
-                base=f"{case} plain" if sfx else None))
-            rows.append(Row("vrnn", f"{case} lgm{sfx}", lambda o=opt, z=size: fit_rate(
-                vrnn_elbo_lgm(device, z, sz, o), device, *w, b), plain=f"{case} plain{sfx}",
-                base=f"{case} lgm" if sfx else None))
+                lambda o=opt, z=size: fit_rate(vrnn_elbo_lgm(device, z, sz, o), device, *w, b))
         case = f"distill {sz.vrnn_teacher.rnn}->{sz.vrnn_student.rnn}"
 
         def pair() -> tuple[VRNN, VRNN]:
@@ -674,13 +675,11 @@ def vrnn_rows(args: argparse.Namespace, device: torch.device, sz: Sizes) -> list
             shape = (b, sz.vrnn_len)
             return lambda: {"z": torch.randn(*shape, t.size.z_dim, device=device),
                             "pen": torch.rand(*shape, 1, device=device)}
-        rows.append(Row("vrnn", f"{case} plain{sfx}", lambda o=opt: rate(
+        rows += case_rows("vrnn", case, sfx, lambda o=opt: rate(
             distill_plain(*(p := pair()), vrnn_distillation_loss("ours"), noise_of(p[0]),
-                          device, o, 10.0), device, *w, b),
-            base=f"{case} plain" if sfx else None))
-        rows.append(Row("vrnn", f"{case} lgm{sfx}", lambda o=opt: fit_rate(
+                          device, o, 10.0), device, *w, b), lambda o=opt: fit_rate(
             distill_lgm(*pair(), vrnn_distillation_loss("ours"), b, device, o, 10.0), device,
-            *w, b), plain=f"{case} plain{sfx}", base=f"{case} lgm" if sfx else None))
+            *w, b))
         if graphs and not sfx:  # captured last: a failed capture can spoil the context
             t_case = f"teacher {sz.vrnn_teacher.rnn} elbo"
             last.append(Row("vrnn", f"{t_case} plain +graph", lambda: rate(
