@@ -43,6 +43,8 @@ class ToyConfig(ExperimentConfig):
     steps: PositiveInt = 200
     batch: PositiveInt = 1024
     lr: FiniteFloat = Field(1e-2, gt=0)
+    lr_local: FiniteFloat | None = Field(None, gt=0)
+    fixed_samples: NonNegativeInt = 0
     lam: FiniteFloat = Field(0.1, ge=0)
     hidden: PositiveInt = 16
     student: Literal["residual", "mlp"] = "residual"
@@ -132,6 +134,11 @@ def params_of(cfg: ToyConfig) -> dict[str, Any]:
     out = {k: values[k] for k in keys}
     for k in ("lr", "lam", "noise_std", "root_high"):
         out[k] = float(out[k])
+    # axes added later enter the key only when set (earlier results keep their keys)
+    if values.get("lr_local") is not None:
+        out["lr_local"] = float(values["lr_local"])
+    if values.get("fixed_samples"):
+        out["fixed_samples"] = int(values["fixed_samples"])
     return out
 
 

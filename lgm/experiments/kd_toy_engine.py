@@ -39,6 +39,7 @@ from lgm.metrics.chain_kl import (
     conditional_kl,
     law_kl,
     layer_errors,
+    mass_outside,
     propagate,
     uniform_grid,
     uniform_root,
@@ -59,6 +60,7 @@ DATA = {"gaussian": "synthetic: samples of the Gaussian toy chain of section 3.2
 TOTAL_COUNT = 1000
 SAMPLES_KEPT = 2000  # output samples stored per method (deepest chain, first seed)
 MAX_GRID = 6001
+RANGE_CHECK = 2  # the range check's grid is this many times as wide (issue 21)
 
 
 COMPILE_FROM = 1000  # steps from which the students' networks are compiled (torch.compile)
@@ -160,6 +162,16 @@ def _noise(chain: str, gens: list[torch.Generator], batch: int, depth: int
     return roots, draws
 
 
+def _pool_batch(pool: tuple[Tensor, Tensor], gens: list[torch.Generator], batch: int
+                ) -> tuple[Tensor, Tensor]:
+    """A batch drawn (with replacement, per seed) from a fixed pool of noise: the root's
+    uniform [S, B] and the conditionals' noise [S, J, B] of the pool's chosen samples."""
+    roots, draws = pool
+    idx = torch.stack([torch.randint(roots.shape[1], (batch,), generator=g) for g in gens])
+    picked = draws.gather(2, idx[:, None, :].expand(-1, draws.shape[1], -1))
+    return roots.gather(1, idx), picked
+
+
 def _teacher_path(teacher: torch.nn.Module, roots: Tensor, draws: Tensor
                   ) -> tuple[Tensor, list[dict[str, Tensor]]]:
     """The teacher's path [S, J + 1, B] and its conditionals' parameters per layer."""
@@ -201,6 +213,14 @@ def chain_losses(kind: str, student: StackedChainStudents, layout: Layout, path:
     return total
 
 
+def method_lr(params: dict[str, Any], method: str) -> float:
+    """The learning rate of ``method``: ``lr``, or ``lr_local`` for local where it is given
+    (a learning rate tuned per method)."""
+    if method == "local" and params.get("lr_local"):
+        return float(params["lr_local"])
+    return float(params["lr"])
+
+
 def train(params: dict[str, Any], dtype: torch.dtype = torch.float32, show: bool = True
           ) -> tuple[dict[str, StackedChainStudents], dict[str, np.ndarray],
                      dict[str, Layout]]:
@@ -221,13 +241,17 @@ def train(params: dict[str, Any], dtype: torch.dtype = torch.float32, show: bool
             student.mlp, student.window = fast, window
     weights = {m: lay.weights(params["lam"]).to(device=device, dtype=dtype)
                for m, lay in layouts.items()}
-    opts = {m: torch.optim.Adam(s.parameters(), lr=params["lr"]) for m, s in students.items()}
+    opts = {m: torch.optim.Adam(s.parameters(), lr=method_lr(params, m))
+            for m, s in students.items()}
     gens = [torch.Generator().manual_seed(int(s)) for s in params["seeds"]]
+    fixed = int(params.get("fixed_samples") or 0)
+    pool = _noise(kind, gens, fixed, depth) if fixed else None
     every = max(1, params["steps"] // 200)
     record: dict[str, list[np.ndarray]] = {m: [] for m in students}
     steps = range(params["steps"])
     for step in progress(steps, desc=f"kd_toy {kind}", leave=False) if show else steps:
-        roots, draws = _noise(kind, gens, params["batch"], depth)
+        roots, draws = (_noise(kind, gens, params["batch"], depth) if pool is None
+                        else _pool_batch(pool, gens, params["batch"]))
         roots, draws = roots.to(device, dtype), draws.to(device, dtype)
         with torch.no_grad():
             path, t_params = _teacher_path(teacher, roots, draws)
@@ -279,17 +303,39 @@ def _sample_paths(params: dict[str, Any], students: dict[str, StackedChainStuden
             out[m] = full
     return t_path, out
 def _grid_for(params: dict[str, Any], students: dict[str, StackedChainStudents],
-              samples: list[Tensor], coarse: bool = False) -> tuple[Tensor, Tensor]:
+              samples: list[Tensor], coarse: bool = False, widen: int = 1
+              ) -> tuple[Tensor, Tensor]:
     """A grid covering every sample with a margin of 12 widest stds; spacing the narrowest
-    std / 8 (or / 4 for the check), at most MAX_GRID points."""
+    std / 8 (or / 4 for the check), at most MAX_GRID points. ``widen`` = k > 1: the range k
+    times as wide about the same centre (the range check), at most k * MAX_GRID points."""
     with torch.no_grad():
         stds = [params["noise_std"]] + [float(s.log_std.exp().min()) for s in students.values()]
         widest = max([params["noise_std"]] + [float(s.log_std.exp().max())
                                               for s in students.values()])
     lo = min(float(x.min()) for x in samples) - 12 * widest
     hi = max(float(x.max()) for x in samples) + 12 * widest
-    step = max(min(stds) / (4 if coarse else 8), (hi - lo) / (MAX_GRID - 1))
+    if widen > 1:
+        centre, half = (lo + hi) / 2, widen * (hi - lo) / 2
+        lo, hi = centre - half, centre + half
+    step = max(min(stds) / (4 if coarse else 8), (hi - lo) / (widen * MAX_GRID - 1))
     return uniform_grid(lo, hi, step)
+
+
+def _range_check(out: dict[str, np.ndarray], method: str, lay: Layout, exact: list[Tensor],
+                 outside: list[Tensor]) -> None:
+    """The grid's range check, in ``out``: ``kl_range_<m>`` = |KL on the coarse grid - KL on
+    the coarse grid RANGE_CHECK times as wide| [S, nL], and the mass each law leaves outside
+    the grid (1 - its integral on the grid): ``mass_out_<m>`` [S, nL] and ``mass_out_teacher``
+    [nL] on the main grid, ``mass_out_wide_<m>`` / ``mass_out_wide_teacher`` on the wide one
+    (binomial: the mass the pmfs' pruning lost; no range to widen, the check is 0)."""
+    wide = outside[-1] if len(outside) > 2 else outside[0]
+    out[f"mass_out_{method}"] = lay.grid(outside[0][:-1])
+    out[f"mass_out_wide_{method}"] = lay.grid(wide[:-1])
+    depths = [n - 1 for n in lay.layers]
+    out["mass_out_teacher"] = outside[0][-1, depths].numpy()
+    out["mass_out_wide_teacher"] = wide[-1, depths].numpy()
+    diff = (exact[1] - exact[2]).abs() if len(exact) > 2 else torch.zeros_like(exact[0])
+    out[f"kl_range_{method}"] = lay.grid(diff)
 
 
 def evaluate(params: dict[str, Any], students: dict[str, StackedChainStudents],
@@ -308,21 +354,26 @@ def evaluate(params: dict[str, Any], students: dict[str, StackedChainStudents],
     if kind == "gaussian":
         samples = [t_path.flatten()] + [p[p.isfinite()] for p in s_paths.values()]
         setups = [(root, _grid_for(params, students, samples)),
-                  (root, _grid_for(params, students, samples, coarse=True))]
+                  (root, _grid_for(params, students, samples, coarse=True)),
+                  (root, _grid_for(params, students, samples, coarse=True, widen=RANGE_CHECK))]
     else:
         setups = [(root, None), (uniform_root(0.0, params["root_high"], 128), None)]
     out: dict[str, np.ndarray] = {}
     for m, student in students.items():
         lay = layouts[m]
-        exact = []
+        exact, outside = [], []
         for i, (rt, grid) in enumerate(setups):
             t_laws = propagate(kind, t_fn, [1] * depth, rt, grid, TOTAL_COUNT)
             s_laws = propagate(kind, student.conditional, lay.active, rt, grid, TOTAL_COUNT)
             w = grid[1] if grid is not None else None
             kl = torch.full((student.chains, depth), math.nan, dtype=torch.float64)
+            lost = torch.full((student.chains + 1, depth), math.nan, dtype=torch.float64)
             for j, law in enumerate(s_laws):
                 kl[: len(law), j] = law_kl(t_laws[j][0].expand_as(law), law, w)
+                lost[: len(law), j] = mass_outside(law, w)
+                lost[-1, j] = mass_outside(t_laws[j][0], w)
             exact.append(kl)
+            outside.append(lost)
             if i == 0:
                 errors = layer_errors(kind, t_fn, student.conditional, lay.active, rt, t_laws,
                                       grid, TOTAL_COUNT)
@@ -333,6 +384,7 @@ def evaluate(params: dict[str, Any], students: dict[str, StackedChainStudents],
                                      else torch.arange(TOTAL_COUNT + 1.0)).numpy()
         out[f"kl_exact_{m}"] = lay.grid(exact[0])
         out[f"kl_check_{m}"] = lay.grid((exact[0] - exact[1]).abs())
+        _range_check(out, m, lay, exact, outside)
         out[f"layer_error_{m}"] = lay.errors(errors)
         out[f"kl_joint_{m}"] = np.nansum(out[f"layer_error_{m}"], -1)
         est = np.zeros((len(lay.seeds), len(lay.layers)))
@@ -364,7 +416,8 @@ def run_figure(params: dict[str, Any]) -> dict[str, Any]:
         arrays = evaluate(params, {m: s.cpu() for m, s in students.items()}, layouts)
     arrays.update({f"loss_{m}": v for m, v in losses.items()})
     summary = {k: v.tolist() for k, v in arrays.items()
-               if k.startswith(("kl_exact_", "kl_est_", "kl_se_", "kl_joint_"))}
+               if k.startswith(("kl_exact_", "kl_est_", "kl_se_", "kl_joint_", "kl_check_",
+                                "kl_range_", "mass_out_"))}
     return {"provenance": provenance(device, started), "data": DATA[params["chain"]],
             "wall_train_s": round(trained - started, 1),
             "wall_eval_s": round(time.time() - trained, 1), **summary, "arrays": arrays}

@@ -169,6 +169,14 @@ def propagate(kind: str, conditional: Conditional, active: list[int], root: tupl
     return laws
 
 
+def mass_outside(law: Tensor, weights: Tensor | None = None) -> Tensor:
+    """1 - the mass of ``law`` on its grid (trapezoid weights ``weights``) or states (pmf,
+    none): what :func:`propagate` lost beyond the grid's range (it does not renormalise), over
+    the last axis."""
+    w = torch.ones_like(law) if weights is None else weights
+    return 1.0 - (w * law).sum(-1)
+
+
 def law_kl(p: Tensor, q: Tensor, weights: Tensor | None = None) -> Tensor:
     """KL(p || q) = sum_s w_s p_s log(p_s / q_s) over the last axis (densities on a grid with
     trapezoid weights ``weights``, or pmfs with none). Points where p < 1e-300 add nothing; q is
