@@ -265,6 +265,77 @@ def reading_verdict(result: dict[str, Any]) -> str:
     return "holds" if reproduced(c) else "does not hold"
 
 
+# The depth ranges judged apart (issue 21): at L = 1 both methods train the same single
+# conditional, so the shallow range starts at 2.
+RANGES: dict[str, tuple[int, int]] = {"2 <= L <= 10": (2, 10), "L = 20": (20, 20)}
+MIN_SEEDS = 3  # leaving one seed out must leave two to compare
+
+
+def _direction(ours: np.ndarray, local: np.ndarray) -> tuple[str, float, float]:
+    """Ours vs local on [seed, depth] exact KLs: ``below`` when both the median over seeds of
+    the per-seed ratio (geometric mean over the depths) and the ratio of the means over seeds
+    (geometric mean over the depths) are below 1, ``above`` when both are above, else
+    ``split``; and those two ratios."""
+    log_ratio = np.log(np.maximum(ours, 1e-300)) - np.log(np.maximum(local, 1e-300))
+    median = float(np.exp(np.median(log_ratio.mean(1))))
+    of_means = float(np.exp(np.mean(np.log(ours.mean(0)) - np.log(local.mean(0)))))
+    if median < 1 and of_means < 1:
+        return "below", median, of_means
+    if median > 1 and of_means > 1:
+        return "above", median, of_means
+    return "split", median, of_means
+
+
+def range_comparison(result: dict[str, Any], low: int, high: int) -> dict[str, Any]:
+    """Ours vs local over the depths ``low`` <= L <= ``high`` of ``result`` (exact KL).
+
+    The rule (one seed cannot decide): ``direction`` as :func:`_direction` on all seeds, and
+    again with each seed left out; the verdict is ``"ours below"`` / ``"ours above"`` when the
+    direction is the same on all seeds and on every leave-one-out subset, else ``"undecided"``
+    (with the reason). Also the per-depth means, medians and per-seed values."""
+    layers = list(result["config"]["layers"])
+    cols = [i for i, n in enumerate(layers) if low <= n <= high]
+    ours = np.asarray(result["kl_exact_ours"], float)[:, cols]
+    local = np.asarray(result["kl_exact_local"], float)[:, cols]
+    out: dict[str, Any] = {"depths": [layers[i] for i in cols], "seeds": ours.shape[0],
+                           "ours": ours, "local": local}
+    if not cols or ours.shape[0] < MIN_SEEDS:
+        return {**out, "verdict": "untestable",
+                "reason": f"needs depths in {low}..{high} and {MIN_SEEDS}+ seeds"}
+    direction, median, of_means = _direction(ours, local)
+    out.update(direction=direction, median_ratio=median, mean_ratio=of_means)
+    if direction == "split":
+        return {**out, "verdict": "undecided",
+                "reason": "the median over seeds and the mean disagree"}
+    seeds = list(result["config"]["seeds"])
+    for k in range(ours.shape[0]):
+        keep = [i for i in range(ours.shape[0]) if i != k]
+        if _direction(ours[keep], local[keep])[0] != direction:
+            return {**out, "verdict": "undecided",
+                    "reason": f"leaving out seed {seeds[k]} turns it"}
+    return {**out, "verdict": f"ours {direction}", "reason": ""}
+
+
+def cpu_seconds(result: dict[str, Any]) -> float:
+    """A result's wall time (training + evaluation), seconds."""
+    return float(result.get("wall_train_s", 0.0)) + float(result.get("wall_eval_s", 0.0))
+
+
+def record_numbers(result: dict[str, Any]) -> dict[str, Any]:
+    """What a completion record carries (issue 21): the exact KLs [seed][depth] per method,
+    the depths, seeds and wall times, so a reader of ``results/`` need not open the npz."""
+    cfg = result.get("config") or result.get("params") or {}
+    out: dict[str, Any] = {"layers": list(cfg.get("layers", [])),
+                           "seeds": list(cfg.get("seeds", [])),
+                           "wall_train_s": result.get("wall_train_s"),
+                           "wall_eval_s": result.get("wall_eval_s")}
+    for key in ("kl_exact", "kl_joint", "kl_est", "kl_se"):
+        for m in METHODS:
+            if f"{key}_{m}" in result:
+                out[f"{key}_{m}"] = np.asarray(result[f"{key}_{m}"], float).tolist()
+    return out
+
+
 def fingerprint() -> list[float]:
     """A tiny float64 CPU run of both chains through the experiment's real code path."""
     return engine_fingerprint()

@@ -15,6 +15,7 @@ reads. The KD pages run their experiment's preset config.
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -195,7 +196,11 @@ def run_kd(exp: Experiment, cfg: ExperimentConfig, *, compute: bool = True) -> A
         holder["result"] = exp.run(cfg)
         prov = _provenance_of(holder["result"]) or provenance(resolve_device(cfg.device),
                                                               started)
-        return {"complete": True, "provenance": prov}
+        record = {"complete": True, "provenance": prov}
+        numbers = getattr(importlib.import_module(exp.run.__module__), "record_numbers", None)
+        if numbers is not None:  # the numbers a page shows, where the experiment names them
+            record["numbers"] = numbers(holder["result"])
+        return record
 
     record = cached_call(RUNS_GROUP, exp.name, kd_params(cfg), whole, recompute=compute,
                          entry=exp.run.__module__,  # the experiment's fingerprint guards it
