@@ -54,6 +54,16 @@ class ToyConfig(ExperimentConfig):
     kl_degree: PositiveInt = 4
     kl_folds: NonNegativeInt = Field(5, ge=2)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The config as JSON; the axes added later (``lr_local``, ``fixed_samples``) only when
+        set, so the keys of the results made before them (completion records) still match."""
+        values = super().to_dict()
+        if values.get("lr_local") is None:
+            values.pop("lr_local", None)
+        if not values.get("fixed_samples"):
+            values.pop("fixed_samples", None)
+        return values
+
     @field_validator("layers")
     @classmethod
     def _layers(cls, v: tuple[int, ...]) -> tuple[int, ...]:
