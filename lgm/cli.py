@@ -7,6 +7,7 @@
     python -m lgm params                           # appendix 7.4.1's parameter table
     python -m lgm plan --preset paper [--pages fig3,kd_table1] [--json]
     python -m lgm grid --preset paper [--backend local|ray] [--budget-min 12] [--dry-run]
+    python -m lgm harvest [--budget-min 150] [--pages fig3,app77] [--dry-run]   # on a CPU
 
 ``--seeds`` takes a list (``0,2,5``), a range (``0-4``) or both (``0-2,7``); explicit seeds
 mean exactly what they say, and without them the paper preset runs the paper's seeds. Every
@@ -98,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--dry-run", action="store_true", help="print what would run")
     grid.add_argument("--gpu-fraction", type=float, default=0.25,
                       help="Ray: the share of a GPU one unit asks for")
+    harvest = sub.add_parser("harvest", help="the missing paper runs on this CPU, seed by seed, "
+                                             "at the lowest priority, most valuable first")
+    harvest.add_argument("--pages", default=None, help="comma-separated pages (default: all)")
+    harvest.add_argument("--budget-min", type=float, default=None,
+                         help="start no seed whose CPU estimate would exceed what is left")
+    harvest.add_argument("--threads", type=int, default=None,
+                         help="torch threads (default: LGM_HARVEST_THREADS or 1)")
+    harvest.add_argument("--dry-run", action="store_true", help="print what would run")
     return parser
 
 
@@ -184,25 +193,44 @@ def _pages(text: str | None) -> list[str] | None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from lgm.experiments.plan import make_plan
+    from lgm.experiments.plan import add_cpu_estimates, make_plan, page_totals
 
     units, by_page = make_plan(args.preset, _pages(args.pages), args.seeds, args.device)
+    cpu = args.device == "cpu"
+    if cpu:
+        add_cpu_estimates(units)
+    attr, unit_name = ("cpu_s", "CPU") if cpu else ("estimate_s", "GPU")
+    totals = page_totals(units, by_page, attr)
+    todo = [u for u in units if u.status in ("missing", "partial")]
+    grand = sum(getattr(u, attr) or 0.0 for u in todo)
     if args.json:
         print(json.dumps({"preset": args.preset, "units": [u.row() for u in units],
                           "pages": {p: [units_index(units, k) for k in ks]
-                                    for p, ks in by_page.items()}}, indent=1))
+                                    for p, ks in by_page.items()},
+                          "estimate": unit_name, "page_totals_s": totals,
+                          "total_s": round(grand, 1)}, indent=1))
         return 0
-    print(f"{'page':10} {'experiment':18} {'status':10} {'GPU s':>7}  seeds  overrides")
+    print(f"{'page':10} {'experiment':18} {'status':10} {unit_name + ' s':>8}  seeds  overrides")
     for page, keys in by_page.items():
         for k in keys:
             u = units[units_index(units, k)]
             row = u.row()
-            print(f"{page:10} {row['experiment']:18} {row['status']:10} {row['estimate_s']:7.0f}"
-                  f"  {','.join(map(str, row['seeds'])):6} {json.dumps(row['overrides'])}")
-    missing = [u for u in units if u.status in ("missing", "partial")]
-    print(f"\n{len(units)} units, {len(missing)} to run, about "
-          f"{sum(u.estimate_s for u in missing) / 60:.1f} GPU min at preset {args.preset}")
+            basis = f" ({u.cpu_basis})" if cpu and u.cpu_basis != "calibrated" else ""
+            print(f"{page:10} {row['experiment']:18} {row['status']:10} "
+                  f"{getattr(u, attr) or 0.0:8.0f}  {','.join(map(str, row['seeds'])):6} "
+                  f"{json.dumps(row['overrides'])}{basis}")
+    print("\nstill to run, per page (" + unit_name + " h): " + ", ".join(
+        f"{p} {t / 3600:.1f}" for p, t in totals.items() if t))
+    threads = f" at {torch_threads()} torch thread(s)" if cpu else ""
+    print(f"{len(units)} units, {len(todo)} to run, about {grand / 60:.1f} {unit_name} min "
+          f"at preset {args.preset}{threads}")
     return 0
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def units_index(units: list[Any], key: str) -> int:
@@ -214,6 +242,15 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
     run_grid(args.preset, _pages(args.pages), args.backend, args.budget_min, args.device,
              args.seeds, args.dry_run, args.gpu_fraction)
+    return 0
+
+
+def cmd_harvest(args: argparse.Namespace) -> int:
+    from lgm.experiments.harvest import run_harvest
+
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be at least 1 (got {args.threads})")
+    run_harvest(args.budget_min, _pages(args.pages), args.dry_run, args.threads)
     return 0
 
 
@@ -260,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_plan(args)
         if args.command == "grid":
             return cmd_grid(args)
+        if args.command == "harvest":
+            return cmd_harvest(args)
         return cmd_run(args)
     except (ConfigError, ValueError, TypeError, OSError, RuntimeError, LookupError) as err:
         kind, message = failure(err)

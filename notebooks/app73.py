@@ -75,7 +75,7 @@ fig, data = per_task_figure(
     results, variants, [("neg_elbo", "Figure 7: negative test ELBO"),
                         ("log_frechet", "Figure 8: log-Fréchet distance")],
     title=f"Split Fashion-MNIST, with/without likelihood regulariser (weight {ll_weight}), "
-          f"{arch}, preset {preset}, {len(page.seeds)} seed(s)",
+          f"{arch}, preset {preset}, {page.seed_text}",
     colors={"without-LL": "C0", "with-LL": "C1"}, legend={v: f"{v}-D" for v in variants})
 page.figure(fig, "app73", data)
 
@@ -87,7 +87,7 @@ page.figure(fig, "app73", data)
 # with-LL is worse).
 
 # %% tags=["hide-input"]
-display(Markdown(per_task_values(results, variants, page.seeds)))
+display(Markdown(per_task_values(results, variants)))
 
 # %% [markdown]
 # ## The paper's claim, checked on these results

@@ -66,7 +66,7 @@ fig, data = per_task_figure(
                        ("neg_elbo", "(b) negative test ELBO"),
                        ("log_frechet", "(c) log-Fréchet distance")],
     title=f"Fashion-MNIST → MNIST, 20 distributions, {arch}, preset {preset}, "
-          f"{len(page.seeds)} seed(s) (mean ± std); dotted: first MNIST task")
+          f"{page.seed_text} (mean ± std); dotted: first MNIST task")
 for ax in fig.axes:
     ax.axvline(n_fashion + 0.5, color="0.4", lw=0.8, ls=":")
 fig.axes[0].axhline(max_epochs, color="0.5", lw=0.8, ls="--")

@@ -61,7 +61,7 @@ max_epochs = make_config(preset, experiment="mnist").max_epochs
 # %% tags=["hide-input"]
 fig = sequential_figure(results, methods, max_epochs=max_epochs,
                         xlabel="number of digits seen",
-                        title=f"Split MNIST, {arch}, preset {preset}, {len(page.seeds)} seed(s) "
+                        title=f"Split MNIST, {arch}, preset {preset}, {page.seed_text} "
                               "(mean ± std)")
 page.figure(fig, "app77", per_task_table({m: results[m] for m in methods},
                                          ["neg_elbo", "log_frechet", "epochs"]))
@@ -83,7 +83,7 @@ page.figure(fig, "app77", per_task_table({m: results[m] for m in methods},
 # distance itself (eq. 20), not its log.
 
 # %% tags=["hide-input"]
-display(Markdown(app77_table(results, page.seeds)))
+display(Markdown(app77_table(results)))
 
 # %% [markdown]
 # ## The paper's claims, checked on these results

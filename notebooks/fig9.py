@@ -67,7 +67,7 @@ fig, data = per_task_figure(
     results, directions, [("neg_elbo", "negative test ELBO"),
                           ("log_frechet", "log-Fréchet distance")],
     title=f"Split Fashion-MNIST, consistency KL direction, {arch}, preset {preset}, "
-          f"{len(page.seeds)} seed(s) (mean ± std)",
+          f"{page.seed_text} (mean ± std)",
     colors={"reverse": "C0", "forward": "C3"}, legend={d: f"{d} KL" for d in directions})
 page.figure(fig, "fig9", data)
 
@@ -78,7 +78,7 @@ page.figure(fig, "fig9", data)
 # std over seeds) per task, and the per-task difference forward − reverse.
 
 # %% tags=["hide-input"]
-display(Markdown(per_task_values(results, directions, page.seeds)))
+display(Markdown(per_task_values(results, directions)))
 
 # %% [markdown]
 # ## The paper's claim, checked on these results

@@ -272,22 +272,18 @@ def render(src: Path, nb: Any, default_src: str, params: dict[str, Any], kernel:
 
 
 def page_params(page: str, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` for one page; preset ``auto`` becomes ``paper`` when every run the page needs
-    at the paper preset is committed under ``results/`` (``python -m lgm plan``), else
-    ``quick``. A page shown at ``paper`` this way may read results but never train: its kernel
-    runs with ``LGM_NO_TRAIN=1``."""
+    """``params`` for one page; preset ``auto`` becomes ``paper`` when the paper-preset runs
+    the page needs are stored, all of them or, for a lifelong page, some (it then shows them
+    as partial: :func:`lgm.experiments.plan.shown_preset`), else ``quick``. A page shown at
+    ``paper`` this way reads paper-preset results but never trains one: its kernel runs with
+    ``LGM_NO_TRAIN=paper``."""
     if params.get("preset") != "auto":
         return params
-    from lgm.experiments.plan import all_pages, make_plan
+    from lgm.experiments.plan import shown_preset
 
-    committed = False
-    if page in all_pages():
-        units, _ = make_plan("paper", [page])
-        committed = bool(units) and all(u.status == "committed" for u in units)
-    print(f"{page:<12} shows preset {'paper' if committed else 'quick'} "
-          f"({'all its paper-preset runs are committed' if committed else 'paper runs missing'})",
-          flush=True)
-    return {**params, "preset": "paper" if committed else "quick"}
+    preset, why = shown_preset(page)
+    print(f"{page:<12} shows preset {preset} ({why})", flush=True)
+    return {**params, "preset": preset}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -344,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     no_train = os.environ.get("LGM_NO_TRAIN", "0")
     for src, nb, default_src in pages:
         auto_paper = params["preset"] == "auto" and per_page[src]["preset"] == "paper"
-        os.environ["LGM_NO_TRAIN"] = "1" if auto_paper else no_train
+        os.environ["LGM_NO_TRAIN"] = "paper" if auto_paper and no_train == "0" else no_train
         total += render(src, nb, default_src, per_page[src], args.kernel, verbose)
     print(f">>> executed {len(sources)} notebook(s) in {total:.1f} s", flush=True)
     return 0

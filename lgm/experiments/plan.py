@@ -106,6 +106,8 @@ class Unit:
     pages: list[str] = field(default_factory=list)
     status: str = "missing"
     estimate_s: float = 0.0
+    cpu_s: float | None = None  # estimated CPU seconds on this machine (plan --device cpu)
+    cpu_basis: str = ""         # how the CPU estimate is known: calibrated, measured, guess
 
     @property
     def key(self) -> str:
@@ -115,9 +117,12 @@ class Unit:
         overrides = {k: v for k, v in self.cfg.to_dict().items()
                      if k not in ("preset", "device", "data_root")
                      and v != make_config(self.exp, self.cfg.preset).to_dict().get(k)}
-        return {"experiment": self.exp.name, "pages": self.pages, "status": self.status,
-                "estimate_s": round(self.estimate_s, 1), "seeds": list(self.cfg.seeds),
-                "overrides": overrides, "preset": self.cfg.preset}
+        row = {"experiment": self.exp.name, "pages": self.pages, "status": self.status,
+               "estimate_s": round(self.estimate_s, 1), "seeds": list(self.cfg.seeds),
+               "overrides": overrides, "preset": self.cfg.preset}
+        if self.cpu_s is not None:
+            row |= {"cpu_estimate_s": round(self.cpu_s, 1), "cpu_basis": self.cpu_basis}
+        return row
 
 
 def page_units(page: str, preset: str, seeds: list[int] | None = None,
@@ -178,6 +183,21 @@ def status_of(exp: Experiment, cfg: ExperimentConfig) -> str:
         return "missing"
     committed = call_paths(RUNS_GROUP, exp.name, kd_params(cfg))[0].exists()
     return "committed" if committed else "cached"
+
+
+def shown_preset(page: str) -> tuple[str, str]:
+    """The preset ``make book`` shows page ``page`` at, and why: ``paper`` when every run it
+    needs at the paper preset is stored, or (a lifelong page) when some are, shown as
+    partial; ``quick`` otherwise."""
+    if page not in all_pages():
+        return "quick", "no paper-preset runs"
+    units, _ = make_plan("paper", [page])
+    states = {u.status for u in units}
+    if states <= {"committed", "cached"}:
+        return "paper", "all its paper-preset runs are stored"
+    if page in LIFELONG_VARIANTS and states & {"committed", "cached", "partial"}:
+        return "paper", "some of its paper-preset runs are stored (shown as partial)"
+    return "quick", "paper runs missing"
 
 
 def kd_params(cfg: ExperimentConfig) -> dict[str, Any]:
@@ -257,6 +277,25 @@ def make_plan(preset: str = "paper", pages: list[str] | None = None,
         if with_status:
             unit.status = status_of(unit.exp, unit.cfg)
     return list(units.values()), by_page
+
+
+def add_cpu_estimates(units: list[Unit]) -> None:
+    """Each unit's estimated CPU time on this machine at the current torch thread count
+    (:mod:`lgm.experiments.cpu_estimate`: calibrated here for lifelong units, the first call
+    per method and architecture measures for a few seconds)."""
+    from lgm.experiments.cpu_estimate import unit_seconds
+
+    for unit in units:
+        unit.cpu_s, unit.cpu_basis = unit_seconds(unit.exp.name, unit.cfg)
+
+
+def page_totals(units: list[Unit], by_page: dict[str, list[str]], attr: str = "estimate_s",
+                states: tuple[str, ...] = ("missing", "partial")) -> dict[str, float]:
+    """Per page, the estimated seconds (``attr``) of its units still to run (a unit shared by
+    pages counts for each)."""
+    by_key = {u.key: u for u in units}
+    return {page: sum(getattr(by_key[k], attr) or 0.0 for k in keys
+                      if by_key[k].status in states) for page, keys in by_page.items()}
 
 
 def order_for_pages(units: list[Unit], by_page: dict[str, list[str]]) -> list[Unit]:

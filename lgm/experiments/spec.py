@@ -33,16 +33,27 @@ DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
 
 
 class TrainingForbiddenError(RuntimeError):
-    """Something would be computed where only stored results may be read (``LGM_NO_TRAIN=1``:
+    """Something would be computed where only stored results may be read (``LGM_NO_TRAIN``:
     a book page shown at the paper preset from committed results, on a CPU)."""
 
 
-def check_may_train(what: str) -> None:
-    """Raise :class:`TrainingForbiddenError` when ``LGM_NO_TRAIN=1`` forbids computing ``what``."""
-    if os.environ.get("LGM_NO_TRAIN", "0") == "1":
-        raise TrainingForbiddenError(f"{what} is not in the result cache, and LGM_NO_TRAIN=1 "
-                                     "forbids computing it here (run it with python -m lgm "
-                                     "grid on a GPU and commit the result)")
+def may_train(preset: str | None = None) -> bool:
+    """Whether a run at ``preset`` may be computed here: ``LGM_NO_TRAIN=1`` forbids every
+    computation, ``LGM_NO_TRAIN=paper`` only the paper preset's (a book page that shows the
+    paper-scale results that exist may still train its quick companion); an unknown preset
+    counts as paper."""
+    flag = os.environ.get("LGM_NO_TRAIN", "0")
+    return flag == "0" or (flag == "paper" and preset not in (None, "paper"))
+
+
+def check_may_train(what: str, preset: str | None = None) -> None:
+    """Raise :class:`TrainingForbiddenError` when ``LGM_NO_TRAIN`` forbids computing ``what``
+    (a run at ``preset``)."""
+    if not may_train(preset):
+        raise TrainingForbiddenError(f"{what} is not in the result cache, and LGM_NO_TRAIN="
+                                     f"{os.environ.get('LGM_NO_TRAIN')} forbids computing it "
+                                     "here (run it with python -m lgm grid or make harvest and "
+                                     "commit the result)")
 
 
 class ConfigError(ValueError):

@@ -12,6 +12,8 @@ Statuses:
 - ``cannot be tested at this budget``: the model under test is not trained at this preset (every
   run stopped at the epoch cap, a teacher no better than noise, missing runs): a verdict either
   way would say nothing about the paper; the rule functions below say when;
+- ``not yet run at paper scale``: a run the claim needs is not stored yet (a page that shows the
+  paper-scale results that exist, :meth:`lgm.report.page.Page.not_yet_run`);
 - ``no verdict recorded``: the page checks nothing (it shows a figure only).
 """
 
@@ -29,10 +31,11 @@ from lgm.paths import REPO_ROOT, cache_root
 
 Kind = Literal["claim", "identity", "count"]
 Status = Literal["holds", "does not hold", "cannot be tested at this budget",
-                 "no verdict recorded"]
+                 "not yet run at paper scale", "no verdict recorded"]
 STATUSES: tuple[str, ...] = ("holds", "does not hold", "cannot be tested at this budget",
-                             "no verdict recorded")
+                             "not yet run at paper scale", "no verdict recorded")
 UNTESTED = "cannot be tested at this budget"
+NOT_YET_RUN = "not yet run at paper scale"
 NO_VERDICT = "no verdict recorded"
 #: Where each page's verdict table is anchored (``<page>.html#verdicts``).
 ANCHOR = "verdicts"

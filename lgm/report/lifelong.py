@@ -39,8 +39,16 @@ def untrained(results: Results, labels: Sequence[str], max_epochs: int | None = 
     return all_at_cap(epochs, max_epochs)
 
 
-def final_table(results: Results, methods: Sequence[str], seeds: Sequence[int], *,
-                epochs_sum: bool = True) -> str:
+def seeds_note(results: Results, labels: Sequence[str]) -> str:
+    """"seeds [0, 1, 2]" when every label has the same seeds, else each label's (a partial
+    paper-scale variant is shown as partial)."""
+    by_label = {lb: [r["config"]["seed"] for r in results[lb]] for lb in labels if lb in results}
+    if len({tuple(v) for v in by_label.values()}) <= 1:
+        return f"seeds {next(iter(by_label.values()), [])}"
+    return "seeds: " + "; ".join(f"{lb} {v}" for lb, v in by_label.items())
+
+
+def final_table(results: Results, methods: Sequence[str], *, epochs_sum: bool = True) -> str:
     """Our values after the last distribution (mean ± std over seeds), as Markdown."""
     rows = []
     for m in methods:
@@ -52,12 +60,15 @@ def final_table(results: Results, methods: Sequence[str], seeds: Sequence[int], 
     header = ["method", "−ELBO", "log-Fréchet", "epochs, last task"]
     header += ["epochs, sum"] if epochs_sum else []
     n_tasks = series(results[methods[0]], "neg_elbo").shape[1]
-    return markdown_table(header, rows) + f"\n\n({n_tasks} tasks, seeds {list(seeds)}.)"
+    return markdown_table(header, rows) + f"\n\n({n_tasks} tasks, {seeds_note(results, methods)}.)"
 
 
 def _oracles_best(page: Page, results: Results, label: str) -> None:
     """full/upto, which see past data, are the best attainable (Figs. 3 and 4)."""
     have = set(results)
+    text = f"{label}: full/upto are the best attainable"
+    if page.not_yet_run(["full", "upto"], [text], any_of=True):
+        return
     oracles = [m for m in ("full", "upto") if m in have]
     others = [m for m in ("lifelong", "ewc", "vanilla") if m in have]
     if not (oracles and others):
@@ -65,7 +76,7 @@ def _oracles_best(page: Page, results: Results, label: str) -> None:
     parts = [(name, min(mean_curve(results, m, key)[-1] for m in oracles),
               min(mean_curve(results, m, key)[-1] for m in others))
              for key, name in (("neg_elbo", "−ELBO"), ("log_frechet", "log-Fréchet"))]
-    page.check(f"{label}: full/upto are the best attainable", all(a <= b for _, a, b in parts),
+    page.check(text, all(a <= b for _, a, b in parts),
                "; ".join(f"{n}: {a:.2f} vs best sequential {b:.2f}" for n, a, b in parts),
                rule="the better of full/upto ≤ every sequential method, last task")
 
@@ -73,26 +84,26 @@ def _oracles_best(page: Page, results: Results, label: str) -> None:
 def fig3_claims(page: Page, results: Results, max_epochs: int, label: str = "Fig. 3") -> None:
     """Section 5.1 (Fig. 3): (a) lifelong at least as good as EWC on the test ELBO; (b)
     clearly better on log-Fréchet; (c) EWC converges faster at first; full/upto best."""
-    if {"lifelong", "ewc"} <= set(results):
+    texts = [f"{label}a: lifelong at least as good as EWC on the test ELBO",
+             f"{label}b: lifelong clearly better than EWC on log-Fréchet",
+             f"{label}c: EWC converges faster at first"]
+    if not page.not_yet_run(["lifelong", "ewc"], texts) and {"lifelong", "ewc"} <= set(results):
         why = untrained(results, ["lifelong", "ewc"], max_epochs)
         le, ee = mean_curve(results, "lifelong", "neg_elbo"), mean_curve(results, "ewc",
                                                                           "neg_elbo")
-        page.check(f"{label}a: lifelong at least as good as EWC on the test ELBO",
-                   le[-1] <= ee[-1] * 1.01,
+        page.check(texts[0], le[-1] <= ee[-1] * 1.01,
                    f"last task {le[-1]:.1f} vs {ee[-1]:.1f} nats; within 1 % or better at "
                    f"{int(np.sum(le <= ee * 1.01))} of {len(le)} tasks",
                    rule="last task within 1 %", untrained=why)
         lf, ef = (mean_curve(results, m, "log_frechet") for m in ("lifelong", "ewc"))
         wins = int(np.sum(lf < ef))
-        page.check(f"{label}b: lifelong clearly better than EWC on log-Fréchet",
-                   lf[-1] < ef[-1] and wins > len(lf) / 2,
+        page.check(texts[1], lf[-1] < ef[-1] and wins > len(lf) / 2,
                    f"last task {lf[-1]:.2f} vs {ef[-1]:.2f}; lower at {wins} of {len(lf)} tasks",
                    rule="lower at the last task and at most tasks", untrained=why)
         lp, ep = (mean_curve(results, m, "epochs") for m in ("lifelong", "ewc"))
         early = slice(1, max(2, len(lp) // 2))  # task 1 trains both from scratch
         capped = int(np.sum(lp >= max_epochs) + np.sum(ep >= max_epochs))
-        page.check(f"{label}c: EWC converges faster at first",
-                   bool(ep[early].mean() < lp[early].mean()),
+        page.check(texts[2], bool(ep[early].mean() < lp[early].mean()),
                    f"EWC {ep[early].mean():.1f} vs lifelong {lp[early].mean():.1f} epochs over "
                    f"tasks 2–{early.stop}; {capped} of {2 * len(lp)} trainings hit the cap of "
                    f"{max_epochs}", rule="fewer mean epochs", untestable=why)
@@ -140,6 +151,8 @@ def no_difference_claims(page: Page, results: Results, labels: tuple[str, str],
     n_seeds = min(len(results.get(lb, [])) for lb in labels)
     for key, name, digits in (("neg_elbo", "test ELBO", 1), ("log_frechet", "log-Fréchet", 2)):
         text = f"{label}: no difference between {b} and {a} KL on the {name}"
+        if page.not_yet_run(labels, [text]):
+            continue
         if n_seeds == 0:
             page.check(text, False, "", untestable="a variant has no result")
             continue
@@ -162,6 +175,8 @@ def worse_claims(page: Page, results: Results, worse: str, better: str, label: s
     epoch cap, a failed check cannot be tested at this budget."""
     for key, name, digits in (("neg_elbo", "test ELBO", 1), ("log_frechet", "log-Fréchet", 2)):
         text = f"{label}: {worse} worse than {better} on the {name}"
+        if page.not_yet_run([worse, better], [text]):
+            continue
         if worse not in results or better not in results:
             page.check(text, False, "", untestable="a variant has no result")
             continue
@@ -180,7 +195,7 @@ def worse_claims(page: Page, results: Results, worse: str, better: str, label: s
                    untrained=untrained(results, [worse, better]))
 
 
-def per_task_values(results: Results, labels: Sequence[str], seeds: Sequence[int]) -> str:
+def per_task_values(results: Results, labels: Sequence[str]) -> str:
     """Per task: each label's −ELBO and log-Fréchet (mean ± std), and the difference of the
     second label minus the first where there are two, as Markdown."""
     n_tasks = max(series(results[lb], "neg_elbo").shape[1] for lb in labels)
@@ -197,7 +212,7 @@ def per_task_values(results: Results, labels: Sequence[str], seeds: Sequence[int
                         - np.nanmean(series(results[labels[0]], key)[:, t]))
                 row.append(f"{diff:+.{digits}f}")
         rows.append(row)
-    return markdown_table(header, rows) + f"\n\n(seeds {list(seeds)}.)"
+    return markdown_table(header, rows) + f"\n\n({seeds_note(results, labels)}.)"
 
 
 # ------------------------------------------------------------------------------ appendix 7.7
@@ -215,7 +230,7 @@ def last_and_best(results: Results, m: str, key: str) -> tuple[np.ndarray, float
     return values[:, -1], float(curve[-1]), float(curve[t]), t + 1
 
 
-def app77_table(results: Results, seeds: Sequence[int]) -> str:
+def app77_table(results: Results) -> str:
     """The paper's four numbers of appendix 7.7 beside ours (last task and best over tasks)."""
     rows = []
     for (key, m), paper in APP77_PAPER.items():
@@ -232,7 +247,7 @@ def app77_table(results: Results, seeds: Sequence[int]) -> str:
     n_tasks = series(next(iter(results.values())), "neg_elbo").shape[1]
     return markdown_table(["quantity", "method", "paper", f"ours, last task ({n_tasks} digits, "
                            "full test set)", "ours, best over tasks", "absolute value"],
-                          rows) + f"\n\n(seeds {list(seeds)}.)"
+                          rows) + f"\n\n({seeds_note(results, list(results))}.)"
 
 
 def app77_claims(page: Page, results: Results, max_epochs: int) -> None:
@@ -243,6 +258,8 @@ def app77_claims(page: Page, results: Results, max_epochs: int) -> None:
         d = 2 if key == "frechet" else 1
         paper = f"{APP77_PAPER[key, low]:g} < {APP77_PAPER[key, high]:g}"
         text = f"App. 7.7: {APP77_NAMES[key].split(' (')[0]}, {low} < {high}"
+        if page.not_yet_run([low, high], [text]):
+            continue
         if low not in results or high not in results:
             page.check(text, False, "", untestable="a method was not run or diverged",
                        paper_value=paper)

@@ -25,15 +25,17 @@ from typing import Any
 
 from lgm.provenance import git_commit
 from lgm.report import claims as claims_mod
-from lgm.report.claims import ANCHOR, Claim, Kind, status_of
+from lgm.report.claims import ANCHOR, NOT_YET_RUN, Claim, Kind, status_of
 from lgm.report.figures import download_link, save_figure
 from lgm.report.pages import SUMMARY, info
 from lgm.report.runs import (
     Runs,
     failures_markdown,
+    missing_markdown,
     relative_data,
     results_provenance,
     run_all,
+    seeds_text,
     surviving,
 )
 from lgm.report.tables import html_table
@@ -48,7 +50,8 @@ CAVEATS: dict[str, str] = {
     "custom": "settings of your own: compare with the paper only with care.",
 }
 STATUS_COLOURS = {"holds": "#1a7f37", "does not hold": "#cf222e",
-                  "cannot be tested at this budget": "#9a6700", "no verdict recorded": "#57606a"}
+                  "cannot be tested at this budget": "#9a6700",
+                  "not yet run at paper scale": "#0969da", "no verdict recorded": "#57606a"}
 _BOX = ("border:1px solid {c};border-left:6px solid {c};border-radius:4px;padding:0.6em 1em;"
         "margin:0.5em 0 1em 0;")
 
@@ -130,18 +133,52 @@ class Page:
     claims: list[Claim] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     runs: Runs = field(default_factory=Runs)
+    asked: dict[str, list[int]] = field(default_factory=dict)
 
     # --------------------------------------------------------------------------------- runs
     def run(self, configs: Mapping[str, list[Any]]) -> dict[str, list[dict[str, Any]]]:
         """Run (or read from the cache) every label's configs; diverged runs are listed on the
-        page and left out. Returns the results by label (an error if every run failed)."""
+        page and left out. Where this preset may not be trained here (a paper-scale page on a
+        CPU), only stored runs are read and a box lists what is missing. Returns the results by
+        label (an error if no run at all is there)."""
+        self.asked.update({label: [c.seed for c in cfgs] for label, cfgs in configs.items()})
         run_all(dict(configs), self.runs)
-        if self.runs.failed:
-            from IPython.display import Markdown, display
+        from IPython.display import Markdown, display
 
-            display(Markdown(failures_markdown(self.runs)))
+        for text in (missing_markdown(self.runs, self.name, self.asked),
+                     failures_markdown(self.runs)):
+            if text:
+                display(Markdown(text))
         surviving(self.runs, list(configs))
         return self.runs.results
+
+    @property
+    def seed_text(self) -> str:
+        """The seeds the figures average over: "5 seed(s)", or per variant when partial."""
+        return seeds_text(self.runs, self.asked)
+
+    def partial_note(self) -> str:
+        """" [partial: lifelong 2, ewc 1 of 5 seeds]" while a variant has only some of the
+        seeds the page asked for ("" otherwise): a verdict on fewer seeds says so."""
+        partial = any(0 < len(self.runs.results.get(label, [])) < len(seeds)
+                      for label, seeds in self.asked.items())
+        return f" [partial: {self.seed_text}]" if partial else ""
+
+    def not_yet_run(self, labels: Sequence[str], claims: Sequence[str], *,
+                    any_of: bool = False) -> bool:
+        """Whether ``claims`` wait for runs not stored yet: a variant among ``labels`` that the
+        page asked for has no stored run (with ``any_of``: none of ``labels`` has one). Then
+        each claim is recorded as *not yet run at paper scale* and True is returned; a variant
+        left out on purpose or diverged is the caller's to judge (False)."""
+        have = [label for label in labels if label in self.runs.results]
+        pending = [label for label in labels if label not in have and label in self.runs.missing]
+        if not pending or (any_of and have):
+            return False
+        why = f"{', '.join(pending)} not stored at this preset yet (make harvest PAGES={self.name})"
+        for text in claims:
+            self.claims.append(Claim(page=self.name, preset=self.preset, text=text, ours=why,
+                                     status=NOT_YET_RUN))
+        return True
 
     # ------------------------------------------------------------------------------ figures
     def figure(self, fig: Any, stem: str, data: Mapping[str, Sequence[Any]] | None = None,
@@ -167,7 +204,7 @@ class Page:
         tested at this budget. ``untrained`` (why the models are not trained, e.g. every run
         at the epoch cap) turns only a failed check into "cannot be tested at this budget":
         an untrained model that shows the paper's effect still shows it."""
-        detail = ours + (f" ({rule})" if rule else "")
+        detail = ours + (f" ({rule})" if rule else "") + self.partial_note()
         if untrained and not ok and not untestable:
             untestable = untrained
         if untestable:
@@ -194,6 +231,21 @@ class Page:
         _display_html(claims_html(self.claims) + (f"<p>{html.escape(note)}</p>" if note else ""))
 
     # ------------------------------------------------------------------------------- ending
+    def record(self, *, show: bool = False) -> float:
+        """Record the page's verdicts at its preset for the summary (``show``: and display the
+        provenance of its runs in one line, for a second preset shown on the same page);
+        returns the page's time."""
+        page_s = time.perf_counter() - self.started
+        if self.name != SUMMARY.name:
+            claims_mod.record(self.name, self.preset, self.claims, wall_s=round(page_s, 1))
+        if show:
+            from IPython.display import Markdown, display
+
+            text = results_provenance(self.runs.all(), self.preset, self.seeds, self.started)
+            display(Markdown(f"*Provenance of the `{self.preset}` runs:* "
+                             + relative_data(text.split("\n\ndata:")[0])))
+        return page_s
+
     def end(self, results: Iterable[dict[str, Any]] = (), *, extra: str = "",
             provenance: str | None = None) -> None:
         """Record the verdicts (or "no verdict recorded"), then show the provenance (data paths
@@ -203,9 +255,7 @@ class Page:
         results = list(results) or self.runs.all()
         if self.runs.failed:
             extra = f"**{len(self.runs.failed)} run(s) diverged** (listed above); " + extra
-        page_s = time.perf_counter() - self.started
-        if self.name != SUMMARY.name:
-            claims_mod.record(self.name, self.preset, self.claims, wall_s=round(page_s, 1))
+        page_s = self.record()
         files = ", ".join(f"`{p.name}`" for p in self.files)
         folder = relative_data(str(self.figure_dir))
         extra = "; ".join(x for x in (extra, f"files in `{folder}`: {files}" if files else "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from lgm.experiments.cache import cached_run, cached_runs
 from lgm.experiments.config import RunConfig
 from lgm.experiments.plan import page_seeds
 from lgm.experiments.presets import PRESET_VALUES
+from lgm.experiments.spec import may_train
 from lgm.paths import REPO_ROOT
 from lgm.provenance import git_commit
 from lgm.training.loop import NonFiniteLossError
@@ -42,10 +43,12 @@ def resolve_seeds(preset: str, seeds: Iterable[int] | None, page: str | None = N
 
 @dataclass
 class Runs:
-    """Results of a page's runs, by label, with the failures and the page's start time."""
+    """Results of a page's runs, by label, with the failures, the seeds not stored yet (where
+    the page may only read stored results) and the page's start time."""
 
     results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     failed: list[tuple[str, int, str]] = field(default_factory=list)
+    missing: dict[str, list[int]] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
     def all(self) -> list[dict[str, Any]]:
@@ -58,11 +61,21 @@ def run_all(configs: dict[str, list[RunConfig]], runs: Runs | None = None) -> Ru
 
     A run whose loss diverged is recorded in ``runs.failed`` (a result too, shown on the
     page) instead of stopping the page: when a stack diverges its seeds are re-run one by one,
-    so the others still count. Any other error stops the page.
+    so the others still count. Where runs at this preset may not be computed here
+    (``LGM_NO_TRAIN``, :func:`lgm.experiments.spec.may_train`), only the stored ones are read
+    and the other seeds are listed in ``runs.missing``. Any other error stops the page.
     """
     runs = runs or Runs()
     for label, cfgs in configs.items():
         t0 = time.perf_counter()
+        if cfgs and not may_train(cfgs[0].preset):
+            absent = [c for c in cfgs if cache.lookup(c) is None]
+            if absent:
+                runs.missing[label] = [c.seed for c in absent]
+                cfgs = [c for c in cfgs if c not in absent]
+            if not cfgs:
+                print(f"{label:>14}: not stored yet", flush=True)
+                continue
         try:
             results = cached_runs(cfgs)
         except NonFiniteLossError:
@@ -94,8 +107,45 @@ def surviving(runs: Runs, labels: list[str]) -> list[str]:
     """The labels that have at least one result; an error if none has (nothing to show)."""
     kept = [label for label in labels if label in runs.results]
     if not kept:
-        raise RuntimeError("every run failed; nothing to plot")
+        raise RuntimeError("every run failed or is not stored yet; nothing to plot")
     return kept
+
+
+def _seed_list(seeds: Sequence[int]) -> str:
+    return ", ".join(str(s) for s in seeds)
+
+
+def missing_markdown(runs: Runs, page: str, asked: Mapping[str, Sequence[int]]) -> str:
+    """The box that says which runs of a paper-scale page are not stored yet and how to compute
+    them ("" when nothing is missing). ``asked``: the seeds the page asked for, by label."""
+    if not runs.missing:
+        return ""
+    rows = []
+    for label, seeds in asked.items():
+        have = len(runs.results.get(label, []))
+        gone = runs.missing.get(label, [])
+        state = ("complete" if not gone else "not run yet" if not have
+                 else f"partial: {have} of {len(seeds)} seeds (missing {_seed_list(gone)})")
+        rows.append(f"| {label} | {have} of {len(seeds)} | {state} |")
+    return ("**Paper-scale runs still missing.** This page shows the paper-preset runs that are "
+            "stored; a partial variant is drawn from its stored seeds only, and a claim that "
+            "needs a variant not run yet says *not yet run at paper scale*.\n\n"
+            "| variant | seeds stored | state |\n| --- | --- | --- |\n" + "\n".join(rows)
+            + f"\n\nCompute the rest on this machine's CPU with `make harvest PAGES={page}` "
+            f"(seed by seed, at the lowest priority; `python -m lgm plan --preset paper "
+            f"--device cpu --pages {page}` estimates the time), or on a GPU with "
+            f"`python -m lgm grid --preset paper --pages {page} --device cuda`; then "
+            "`python scripts/commit_results.py`.")
+
+
+def seeds_text(runs: Runs, asked: Mapping[str, Sequence[int]]) -> str:
+    """"5 seeds", or per variant where some are partial: "lifelong 2, ewc 1 of 5 seeds"."""
+    counts = {label: len(runs.results.get(label, [])) for label in asked if
+              runs.results.get(label)}
+    total = max((len(s) for s in asked.values()), default=0)
+    if all(n == total for n in counts.values()):
+        return f"{total} seed(s)"
+    return ", ".join(f"{label} {n}" for label, n in counts.items()) + f" of {total} seeds"
 
 
 def preset_limits(preset: str, n_seeds: int) -> str:
