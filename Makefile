@@ -10,6 +10,9 @@
 #   make figure NB=table741 PRESET=paper [DEVICE=cuda]
 #                                     execute one notebook into book/notebooks/ (no book build)
 #   make check-book                   read the built book in headless Chromium (after make book)
+#   make harvest [BUDGET_MIN=150] [PAGES=fig3,app77] [THREADS=1]
+#                                     the missing paper runs on this CPU, seed by seed, most
+#                                     valuable first, at the lowest priority (log: runs/harvest.log)
 #   make lint | bench | clean | browser-deps
 #
 # Every target that runs Python creates (or reuses) the virtualenv $(VENV); a virtualenv this
@@ -22,6 +25,8 @@ PYTHON  ?= python3
 PRESET  ?= quick
 BOOK_PRESET ?= auto
 BUDGET_MIN ?=
+PAGES   ?=
+THREADS ?=
 BACKEND ?= local
 DEVICE  ?=
 NB      ?=
@@ -52,7 +57,8 @@ endif
 # The browser test (tests/test_book_browser.py) drives Debian's chromium + chromedriver.
 HAVE_BROWSER := $(and $(shell command -v chromium 2>/dev/null),$(shell command -v chromedriver 2>/dev/null))
 
-.PHONY: all venv test lint book notebooks figure bench clean help paper browser-deps check-book
+.PHONY: all venv test lint book notebooks figure bench clean help paper browser-deps check-book \
+        harvest
 
 all: test
 
@@ -134,6 +140,16 @@ paper: $(STAMP)
 	  $(if $(BUDGET_MIN),--budget-min $(BUDGET_MIN))
 	$(PY) scripts/commit_results.py
 	$(MAKE) book
+
+# On a CPU (no GPU needed): the missing paper-preset runs, one seed at a time, in value order
+# (pages it can finish, headline pages, cheapest), nice 19 and one torch thread so that it runs
+# beside other work; each finished seed is in the cache at once (commit it with
+# scripts/commit_results.py). Killed, it resumes from the last finished task.
+harvest: $(STAMP)
+	@mkdir -p runs
+	OMP_NUM_THREADS=$(or $(THREADS),1) LGM_HARVEST_THREADS=$(or $(THREADS),1) nice -n 19 \
+	  $(PY) -m lgm harvest $(if $(BUDGET_MIN),--budget-min $(BUDGET_MIN)) \
+	  $(if $(PAGES),--pages $(PAGES)) 2>&1 | tee -a runs/harvest.log
 
 clean:
 	rm -rf _build build book/notebooks
