@@ -80,6 +80,172 @@ def readings_markdown(readings: dict[str, dict[str, Any]], chain: str) -> str:
     return markdown_table(header, rows)
 
 
+# ------------------------------------------------------ paper-preset readings (issue 21)
+STATUS_OF = {"ours below": "holds", "ours above": "does not hold",
+             "undecided": "cannot be tested at this budget",
+             "cannot be tested": "cannot be tested at this budget",
+             "untestable": "cannot be tested at this budget"}
+RULE = ("exact KL; ours beats local over a depth range when the median over seeds of the "
+        "per-seed ratio ours / local (geometric mean over the range's depths) and the ratio "
+        "of the means over seeds are both below 1, and stay so when any one seed is left out "
+        "(else undecided: one seed cannot decide)")
+SHOWN_DEPTHS = (5, 10, 20)
+
+
+def range_rows(readings: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (reading, depth range): the comparison of
+    :func:`lgm.experiments.kd_toy.range_comparison` with the reading's label."""
+    from lgm.experiments.kd_toy import RANGES, range_comparison
+
+    return [{"label": label, "range": name, **range_comparison(result, lo, hi)}
+            for label, result in readings.items() for name, (lo, hi) in RANGES.items()]
+
+
+def _word(row: dict[str, Any]) -> str:
+    return {"ours below": "ours beats local", "ours above": "ours loses to local",
+            "undecided": f"undecided ({row['reason']})",
+            "untestable": f"untestable ({row['reason']})"}[row["verdict"]]
+
+
+def range_markdown(readings: dict[str, dict[str, Any]], missing: list[str]) -> str:
+    """Table: per reading and depth range, the median over seeds of ours / local, the ratio
+    of the means, and the verdict; the readings not yet run, named."""
+    from lgm.experiments.kd_toy_sweep import describe
+
+    rows = []
+    for r in range_rows(readings):
+        ratios = ("–", "–") if "median_ratio" not in r else (
+            f"{r['median_ratio']:.3g}", f"{r['mean_ratio']:.3g}")
+        rows.append([f"`{r['label']}`", describe(r["label"]), r["range"], *ratios, _word(r)])
+    for label in missing:
+        rows.append([f"`{label}`", describe(label), "all", "–", "–", "not yet run"])
+    header = ["reading", "what", "depths", "ours / local, median over seeds",
+              "ours / local, ratio of means", "verdict"]
+    return markdown_table(header, rows)
+
+
+def depth_markdown(readings: dict[str, dict[str, Any]]) -> str:
+    """Table: per reading, the exact KLs at L = 5, 10, 20 (mean and median over seeds, ours
+    and local), and the reading's wall time on one CPU thread."""
+    from lgm.experiments.kd_toy import cpu_seconds
+
+    rows = []
+    for label, result in readings.items():
+        layers = list(result["config"]["layers"])
+        for n in SHOWN_DEPTHS:
+            if n not in layers:
+                continue
+            i = layers.index(n)
+            cells = []
+            for m in ("ours", "local"):
+                col = np.asarray(result[f"kl_exact_{m}"], float)[:, i]
+                cells += [f"{col.mean():.2e}", f"{np.median(col):.2e}"]
+            prov = result.get("provenance", {})
+            rows.append([f"`{label}`", n, *cells,
+                         f"{cpu_seconds(result):.0f} s ({prov.get('device', '?')})"
+                         if n == SHOWN_DEPTHS[0] else ""])
+    header = ["reading", "L", "ours: mean", "ours: median", "local: mean", "local: median",
+              "wall time (train + eval)"]
+    return markdown_table(header, rows)
+
+
+def _names(labels: list[str]) -> str:
+    return ", ".join(f"`{lb}`" for lb in labels) if labels else "none"
+
+
+def lead_statement(readings: dict[str, dict[str, Any]], missing: list[str]) -> str:
+    """What holds under which reading, per depth range, from the committed runs (no
+    hand-written result: the sentence is made from the verdicts)."""
+    from lgm.experiments.kd_toy import RANGES
+
+    rows = range_rows(readings)
+    parts = []
+    for name in RANGES:
+        here = [r for r in rows if r["range"] == name]
+        beats = [r["label"] for r in here if r["verdict"] == "ours below"]
+        loses = [r["label"] for r in here if r["verdict"] == "ours above"]
+        open_ = [r["label"] for r in here if r["verdict"] in ("undecided", "untestable")]
+        tex = name.replace("<=", "\\le")
+        if here and len(loses) == len(here):
+            parts.append(f"at ${tex}$ ours loses to local under every "
+                         f"reading run ({_names(loses)})")
+        elif here and len(beats) == len(here):
+            parts.append(f"at ${tex}$ ours beats local under every "
+                         f"reading run ({_names(beats)})")
+        else:
+            parts.append(f"at ${tex}$ ours beats local under "
+                         f"{_names(beats)}, loses under {_names(loses)} and is undecided under "
+                         f"{_names(open_)}")
+    text = "; ".join(parts)
+    text = text[0].upper() + text[1:] + "."
+    if missing:
+        text += f" Not yet run at paper scale: {_names(missing)}."
+    return text
+
+
+def range_claims(page: str, preset: str, figure: str, readings: dict[str, dict[str, Any]],
+                 missing: list[str]) -> list[Any]:
+    """The verdicts per reading and depth range as :class:`lgm.report.claims.Claim` records
+    (readings not yet run: "not yet run at paper scale")."""
+    from lgm.experiments.kd_toy import RANGES
+    from lgm.experiments.kd_toy_sweep import describe
+    from lgm.report.claims import NOT_YET_RUN, Claim
+
+    out = []
+    for r in range_rows(readings):
+        ours = ("" if "median_ratio" not in r else
+                f"ours / local: median over seeds {r['median_ratio']:.3g}, ratio of means "
+                f"{r['mean_ratio']:.3g}") + (f"; {r['reason']}" if r["reason"] else "")
+        out.append(Claim(page=page, preset=preset,
+                         text=f"{figure}, reading `{r['label']}` ({describe(r['label'])}): ours "
+                              f"accumulates less error than local at {r['range']}",
+                         paper_value="qualitative (no numbers)", ours=ours,
+                         status=STATUS_OF[r["verdict"]]))  # type: ignore[arg-type]
+    for label in missing:
+        for name in RANGES:
+            out.append(Claim(page=page, preset=preset,
+                             text=f"{figure}, reading `{label}` ({describe(label)}): ours "
+                                  f"accumulates less error than local at {name}",
+                             paper_value="qualitative (no numbers)", ours="",
+                             status=NOT_YET_RUN))
+    return out
+
+
+AXES = {"lambda": (("lam0", "λ = 0: eq. 4 alone"), ("lam0.01", "λ = 0.01"),
+                   ("literal", "λ = 0.1 (literal)")),
+        "student": (("literal", "residual, 16 units"), ("mlp8", "MLP, 8 units"),
+                    ("mlp3", "MLP, 3 units"))}
+
+
+def axis_frames(readings: dict[str, dict[str, Any]], axis: str
+                ) -> tuple[list[str], list[dict[str, Any]]]:
+    """Frames of an offline slider over one axis (λ or the student) of the paper-preset
+    readings that are run: per reading, the exact KL against L of both methods (medians over
+    seeds) and the numbers at L = 5, 10, 20 (mean and median)."""
+    values, frames = [], []
+    for label, name in AXES[axis]:
+        if label not in readings:
+            continue
+        result = readings[label]
+        layers = [int(n) for n in result["config"]["layers"]]
+        series, numbers = {}, {}
+        for m in ("ours", "local"):
+            kl = np.asarray(result[f"kl_exact_{m}"], float)
+            series[f"{m} (median over seeds)"] = [float(max(v, 1e-12))
+                                                  for v in np.median(kl, 0)]
+        for n in SHOWN_DEPTHS:
+            i = layers.index(n) if n in layers else None
+            for m in ("ours", "local"):
+                kl = np.asarray(result[f"kl_exact_{m}"], float)
+                numbers[f"L = {n}, {m}: mean / median"] = (
+                    "–" if i is None else f"{kl[:, i].mean():.2e} / {np.median(kl[:, i]):.2e}")
+        for r in range_rows({label: result}):
+            numbers[f"verdict at {r['range']}"] = _word(r)
+        values.append(name)
+        frames.append({"x": layers, "series": series, "numbers": numbers})
+    return values, frames
+
+
 class ToyPage:
     """The code of the kd_fig2 and kd_fig5 pages, one method per cell: the headline result
     (the paper preset's if committed, else the literal reading's, else the page's own run),
@@ -220,15 +386,25 @@ class ToyPage:
     def verdicts(self) -> str:
         """The verdict lines (literal reading, then one per reading), recorded for the summary."""
         from lgm.experiments.kd_toy import reading_verdict
-        from lgm.report.verdict_lines import save_verdicts, verdict_rows
+        from lgm.report.claims import Claim, record
+        from lgm.report.verdict_lines import verdict_rows
 
         lines = verdict_lines(self.headline, self.figure, "literal reading")
         for label, result in self.readings.items():
             lines.append(f"{len(lines) + 1}. **{self.figure} reproduced under the reading "
                          f"`{label}`** (rule: local grows with L and ours is below local at the "
                          f"largest L, exact KL, two or more seeds): {reading_verdict(result)}.")
-        save_verdicts(self.page, self.preset,
-                      verdict_rows(lines, f"qualitative ({self.figure}, no numbers)"))
+        rows = verdict_rows(lines, f"qualitative ({self.figure}, no numbers)")
+        found, missing = self.paper_readings()
+        extra = range_claims(self.page, self.preset, self.figure, found, missing)
+        record(self.page, self.preset, [Claim(
+            page=self.page, preset=self.preset, text=r["claim"], paper_value=r["paper"],
+            ours=r["ours"], status=STATUS_OF.get(r["verdict"], r["verdict"]))  # type: ignore
+            for r in rows] + extra)
+        n = len(lines)
+        for i, c in enumerate(extra):
+            lines.append(f"{n + i + 1}. **{c.text}** (rule: as in the table of the open "
+                         f"choices): {c.status}. {c.ours}")
         return "\n".join(lines)
 
     def closing_numbers(self) -> str:
@@ -240,8 +416,54 @@ class ToyPage:
         return (f"Literal reading, {self.source}: local {local['mean'][0]:.2e} nats at L = "
                 f"{local['layers'][0]}, {local['mean'][-1]:.2e} at L = {local['layers'][-1]}; "
                 f"ours {ours['mean'][0]:.2e} and {ours['mean'][-1]:.2e} (means over seeds). "
-                "Readings under which the figure is reproduced: "
-                + (", ".join(f"`{h}`" for h in held) if held else "none") + ".")
+                "Readings (reduced budget) under which the figure is reproduced: "
+                + (", ".join(f"`{h}`" for h in held) if held else "none") + ".\n\n"
+                + self.paper_closing())
+
+    def paper_closing(self) -> str:
+        """The paper-preset readings' exact KLs at L = 5, 10, 20 and the CPU time they took."""
+        from lgm.experiments.kd_toy import cpu_seconds
+
+        found, missing = self.paper_readings()
+        total = sum(cpu_seconds(r) for r in found.values())
+        return ("**The paper-preset readings** (exact KL, nats; mean and median over five "
+                "seeds): " + lead_statement(found, missing) + "\n\n" + depth_markdown(found)
+                + f"\n\nTogether {total:,.0f} s ({total / 3600:.1f} h) of wall time on one "
+                "CPU thread (training and evaluation).")
+
+    def paper_readings(self) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """The paper-preset readings found in the cache (committed or local; never trained
+        here, whatever the page's preset) and those not yet run; read once."""
+        if not hasattr(self, "_paper_readings"):
+            from lgm.experiments.kd_toy_sweep import run_readings as paper_readings
+
+            self._paper_readings = paper_readings(self.chain)
+        return self._paper_readings
+
+    def lead(self) -> str:
+        """The page's leading statement: what holds under which reading and depth range."""
+        found, missing = self.paper_readings()
+        return (f"**What holds, under which reading** (paper preset: L = 1..20, five seeds, "
+                f"4000 steps of 1024; {RULE}): " + lead_statement(found, missing))
+
+    def range_section(self) -> str:
+        """The verdicts per reading and depth range and the exact KLs at L = 5, 10, 20."""
+        found, missing = self.paper_readings()
+        return (range_markdown(found, missing) + "\n\nExact KL (nats) at L = 5, 10, 20, mean "
+                "and median over seeds:\n\n" + depth_markdown(found))
+
+    def axis_slider(self, axis: str) -> Any:
+        """An offline slider over the λ or the student axis of the paper-preset readings."""
+        from lgm.report.slider import slider
+
+        found, _ = self.paper_readings()
+        values, frames = axis_frames(found, axis)
+        if not values:
+            return f"(no paper-preset reading of the {axis} axis is run yet)"
+        return slider(axis if axis == "student" else "λ", values, frames, x_label="depth L",
+                      y_label="exact KL(teacher y || student y), nats", log_y=True,
+                      title=f"{self.figure}, paper preset: the {axis} axis (medians over "
+                            "seeds)")
 
     def provenance(self) -> str:
         from lgm.report.verdict_lines import results_provenance
