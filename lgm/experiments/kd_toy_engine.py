@@ -6,7 +6,10 @@ one Adam step per training step updates all of them (Adam is elementwise, so thi
 student alone). Per step and seed, one batch of fresh auxiliary noise drives a 20-layer teacher
 path; the teacher of depth L is its first L conditionals (z_1 .. z_{L+1}, y = z_{L+1}), so the
 depths of one seed share their noise, and both methods see the same noise (common random
-numbers).
+numbers). With ``fixed_samples`` = N > 0, the noise (so the teacher's samples) is a pool of N
+per seed drawn once, each step's batch drawn from it with replacement (a finite teacher sample
+set). ``lr_local`` (where given) is local's Adam learning rate, ``lr`` ours' (a learning rate
+tuned per method).
 
 Losses per student chain of depth L (section 3, ``lam`` = lambda):
 

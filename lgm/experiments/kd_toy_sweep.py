@@ -19,7 +19,8 @@ those choices at the paper preset (L = 1..20, 5 seeds, 4000 steps of 1024):
 ``python -m lgm.experiments.kd_toy_sweep queue --log runs/kd_toy_queue.log`` runs every reading
 not yet found in the cache (committed ``results/`` or local ``runs/results/``), most decisive
 first (:data:`QUEUE`), each in a fresh process (so a code change reaches the next reading), one
-log line per finished reading; restarting it skips what is finished.
+log line per finished reading; restarting it skips what is finished. ``python -m
+lgm.experiments.kd_toy_sweep land`` then copies the finished ones into ``results/kd_toy/``.
 """
 
 from __future__ import annotations
@@ -211,8 +212,39 @@ def queue(log: Path) -> None:
                 return
 
 
+def land(dry_run: bool = False) -> list[dict[str, Any]]:
+    """Copy the finished paper-preset readings and lr-grid points of the local cache into
+    ``results/kd_toy/`` (arrays first), each only when the cache would serve it
+    (:func:`lgm.experiments.cache.stored_problem`) and not there yet; their provenance rows."""
+    import shutil
+
+    from lgm.experiments.cache import COMMITTED_RESULTS, read_json, stored_problem
+    from lgm.paths import cache_root
+
+    local = cache_root(create=False) / "results" / "kd_toy"
+    rows = []
+    for path in sorted(local.glob("kd_toy_*.json")) if local.exists() else []:
+        if not any(f"-{kind}-" in path.name for kind in ("paper", "lrgrid")):
+            continue
+        target = COMMITTED_RESULTS / "kd_toy" / path.name
+        problem = stored_problem(path, "kd_toy")
+        if target.exists() or problem is not None:
+            if problem is not None:
+                print(f"refused {path.name}: {problem}", file=sys.stderr)
+            continue
+        record = read_json(path)
+        rows.append({"file": path.name, **record["provenance"],
+                     "wall_train_s": record.get("wall_train_s"),
+                     "wall_eval_s": record.get("wall_eval_s")})
+        if not dry_run:
+            for src in (path.with_suffix(".npz"), path):
+                shutil.copy2(src, target.with_suffix(src.suffix))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``queue --log PATH`` | ``next`` | ``one CHAIN LABEL [--log PATH]``."""
+    """``queue --log PATH`` | ``next`` | ``one CHAIN LABEL [--log PATH]`` | ``land
+    [--dry-run]``."""
     parser = argparse.ArgumentParser(prog="python -m lgm.experiments.kd_toy_sweep")
     sub = parser.add_subparsers(dest="cmd", required=True)
     q = sub.add_parser("queue")
@@ -222,12 +254,17 @@ def main(argv: list[str] | None = None) -> None:
     one.add_argument("chain", choices=("gaussian", "binomial"))
     one.add_argument("label", choices=LABELS)
     one.add_argument("--log", type=Path, default=None)
+    landing = sub.add_parser("land")
+    landing.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     if args.cmd == "queue":
         args.log.parent.mkdir(parents=True, exist_ok=True)
         queue(args.log)
     elif args.cmd == "next":
         print(json.dumps(next_missing()))
+    elif args.cmd == "land":
+        for row in land(args.dry_run):
+            print(json.dumps(row))
     else:
         run_one(args.chain, args.label, args.log)
 
