@@ -149,6 +149,34 @@ def depth_markdown(readings: dict[str, dict[str, Any]]) -> str:
     return markdown_table(header, rows)
 
 
+def grid_note(result: dict[str, Any]) -> str:
+    """The Gaussian grid's checks of one result: the largest change of the exact KL when the
+    spacing doubles and (results from issue 21 on) when the range doubles, and the mass the
+    teacher's and the students' output laws leave outside the grid at the largest L (for the
+    earlier results, the teacher's from its stored law)."""
+    arrays, cfg = result["arrays"], result["config"]
+    methods = list(cfg["methods"])
+    parts = [f"spacing x2 changes the exact KL by at most "
+             f"{max(float(np.nanmax(arrays[f'kl_check_{m}'])) for m in methods):.1e} nats"]
+    if all(f"kl_range_{m}" in arrays for m in methods):
+        parts.append(f"range x2 by at most "
+                     f"{max(float(np.nanmax(arrays[f'kl_range_{m}'])) for m in methods):.1e}")
+    if "mass_out_teacher" in arrays:
+        teacher = float(np.asarray(arrays["mass_out_teacher"])[-1])
+        students = max(float(np.nanmax(np.asarray(arrays[f"mass_out_{m}"])[:, -1]))
+                       for m in methods)
+        parts.append(f"mass outside the grid at L = {max(cfg['layers'])}: teacher "
+                     f"{teacher:.1e}, students at most {students:.1e} (on the doubled range: "
+                     f"teacher {float(np.asarray(arrays['mass_out_wide_teacher'])[-1]):.1e})")
+    elif cfg.get("chain") == "gaussian":
+        states, law = np.asarray(arrays["law_states"]), np.asarray(arrays["law_teacher"])
+        w = np.full(len(states), states[1] - states[0])
+        w[0] = w[-1] = w[0] / 2
+        parts.append(f"the teacher's mass outside the grid at L = {max(cfg['layers'])}: "
+                     f"{1 - float((w * law).sum()):.1e} (this run predates the range check)")
+    return "; ".join(parts) + "."
+
+
 def _names(labels: list[str]) -> str:
     return ", ".join(f"`{lb}`" for lb in labels) if labels else "none"
 
@@ -313,13 +341,15 @@ class ToyPage:
         headline = self.headline
         joint, exact = summary(headline, "kl_joint"), summary(headline, "kl_exact")
         n = int(exact["local"]["layers"][-1])
-        grid = max(float(abs(headline["arrays"][f"kl_check_{m}"]).max())
-                   for m in headline["config"]["methods"])
+        quadrature = max(float(np.nanmax(headline["arrays"][f"kl_check_{m}"]))
+                         for m in headline["config"]["methods"])
+        check = (f"The grid's checks: {grid_note(headline)}" if self.chain == "gaussian" else
+                 "The quadrature's check (largest change with half the root's panels): "
+                 f"{quadrature:.1e} nats.")
         return (f"At $L = {n}$: local's per-layer errors sum to {joint['local']['mean'][-1]:.2e} "
                 f"nats and its output KL is {exact['local']['mean'][-1]:.2e}; ours' sum to "
                 f"{joint['ours']['mean'][-1]:.2e} and its output KL is "
-                f"{exact['ours']['mean'][-1]:.2e} (means over seeds). The grid's error (largest "
-                f"change when the spacing is doubled): {grid:.1e} nats.")
+                f"{exact['ours']['mean'][-1]:.2e} (means over seeds). {check}")
 
     def slider_data(self) -> tuple[list[int], list[dict[str, Any]]]:
         """Per depth L of the headline: the per-layer errors e_j (j = 1..L, means over seeds)
@@ -449,8 +479,10 @@ class ToyPage:
     def range_section(self) -> str:
         """The verdicts per reading and depth range and the exact KLs at L = 5, 10, 20."""
         found, missing = self.paper_readings()
+        grids = ("" if self.chain != "gaussian" else "\n\nThe grid's checks per reading: "
+                 + " ".join(f"`{lb}`: {grid_note(r)}" for lb, r in found.items()))
         return (range_markdown(found, missing) + "\n\nExact KL (nats) at L = 5, 10, 20, mean "
-                "and median over seeds:\n\n" + depth_markdown(found))
+                "and median over seeds:\n\n" + depth_markdown(found) + grids)
 
     def axis_slider(self, axis: str) -> Any:
         """An offline slider over the λ or the student axis of the paper-preset readings."""
