@@ -20,7 +20,8 @@ those choices at the paper preset (L = 1..20, 5 seeds, 4000 steps of 1024):
 not yet found in the cache (committed ``results/`` or local ``runs/results/``), most decisive
 first (:data:`QUEUE`), each in a fresh process (so a code change reaches the next reading), one
 log line per finished reading; restarting it skips what is finished. ``python -m
-lgm.experiments.kd_toy_sweep land`` then copies the finished ones into ``results/kd_toy/``.
+lgm.experiments.kd_toy_sweep land`` then copies the finished ones into ``results/kd_toy/``
+(a provenance row each in the kd_toy table of ``results/README.md``).
 """
 
 from __future__ import annotations
@@ -242,6 +243,27 @@ def land(dry_run: bool = False) -> list[dict[str, Any]]:
     return rows
 
 
+TABLE_RULE = "| ---- | ------ | ------- | ----- | ------ | --------------------- | ------- |"
+
+
+def readme_rows(rows: list[dict[str, Any]], readme: Path) -> None:
+    """Append one row per landed file to the table of the kd_toy section of ``readme`` (the
+    table under :data:`TABLE_RULE`; the rest of the file is kept)."""
+    lines = readme.read_text().splitlines()
+    at = lines.index(TABLE_RULE) + 1
+    while at < len(lines) and lines[at].startswith("|"):
+        at += 1
+    new = []
+    for r in rows:
+        device = str(r.get("device", "?"))
+        threads = device.split("(")[-1].split(" ")[0] if "thread" in device else "-"
+        new.append(f"| `{r['file']}` | {device} | {threads} | {r.get('torch', '?')} | "
+                   f"`{r.get('git_commit', '?')}` | {r.get('wall_s', '?')} "
+                   f"({r.get('wall_train_s')} + {r.get('wall_eval_s')}) | "
+                   f"{str(r.get('started', '?'))[:16]} |")
+    readme.write_text("\n".join(lines[:at] + new + lines[at:]) + "\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     """``queue --log PATH`` | ``next`` | ``one CHAIN LABEL [--log PATH]`` | ``land
     [--dry-run]``."""
@@ -263,8 +285,13 @@ def main(argv: list[str] | None = None) -> None:
     elif args.cmd == "next":
         print(json.dumps(next_missing()))
     elif args.cmd == "land":
-        for row in land(args.dry_run):
+        rows = land(args.dry_run)
+        for row in rows:
             print(json.dumps(row))
+        if rows and not args.dry_run:
+            from lgm.experiments.cache import COMMITTED_RESULTS
+
+            readme_rows(rows, COMMITTED_RESULTS / "README.md")
     else:
         run_one(args.chain, args.label, args.log)
 
