@@ -11,9 +11,15 @@ with the consistency and information-gain terms of eq. 6), batch ``B`` per seed.
   (:class:`lgm.training.loop.GraphedStep`), eager on the CPU.
 
 Prints samples/s (all seeds together) and the ratio to the baseline, measured in the same run.
-"S=5 vs 5 x S=1" is the gain of stacking over running the seeds one after another.
+"S=5 vs 5 x S=1" is the gain of stacking over running the seeds one after another. For the
+dense model it also prints the step's **GEMM ceiling**: the matrix products of one step alone
+(the teacher's replay forward, the student's encoder and decoder and the information gain's
+re-encoding, forward and backward: :func:`gemm_shapes`), timed at the same batch and thread
+count, as samples/s, and each step rate's share of it. ``--profile`` adds the operators that
+take the S=1 step's time (``torch.profiler``).
 
     python benchmarks/bench_stacked.py [--device cuda] [--arch dense|conv] [--seeds 1 5 10]
+                                       [--profile]
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -107,9 +114,70 @@ def time_baseline(device: torch.device, batch: int, steps: int, warmup: int) -> 
                 return steps * batch / (time.perf_counter() - start)
 
 
+# --------------------------------------------------------------------------- GEMM ceiling
+def gemm_shapes(batch: int, n_rep: int, j: int = 2) -> list[tuple[int, int, int, bool]]:
+    """The step's matrix products as (rows, in, out, with backward): the teacher (one code)
+    decodes and encodes the ``n_rep`` replayed rows without gradients; the student encodes and
+    decodes all ``batch`` rows and re-encodes its reconstructions (information gain), with
+    gradients (dense networks of appendix 7.4.1)."""
+    enc = [(PIXELS, HIDDEN), (HIDDEN, 2 * ZC + j)]
+    dec = [(ZC + j, HIDDEN), (HIDDEN, HIDDEN), (HIDDEN, PIXELS)]
+    teacher = [(n_rep, ZC + 1, HIDDEN, False), (n_rep, HIDDEN, HIDDEN, False),
+               (n_rep, HIDDEN, PIXELS, False), (n_rep, PIXELS, HIDDEN, False),
+               (n_rep, HIDDEN, 2 * ZC + 1, False)]
+    return teacher + [(batch, k, n, True) for k, n in enc + dec + enc]
+
+
+def gemm_flops(shapes: list[tuple[int, int, int, bool]]) -> float:
+    """Multiply-adds x 2 of one step (a backward is two products of the forward's size)."""
+    return sum(2.0 * m * k * n * (3 if grad else 1) for m, k, n, grad in shapes)
+
+
+def time_gemms(device: torch.device, shapes: list[tuple[int, int, int, bool]], steps: int,
+               warmup: int) -> float:
+    """Seconds per step of the step's matrix products alone (forward, and both backward
+    products where the step has gradients), float32."""
+    g = torch.Generator(device=device).manual_seed(0)
+    ops = []
+    for m, k, n, grad in shapes:
+        a, w = (torch.randn(m, k, generator=g, device=device),
+                torch.randn(k, n, generator=g, device=device))
+        dy = torch.randn(m, n, generator=g, device=device)
+        ops.append((a, w, dy, grad))
+
+    def one() -> None:
+        for a, w, dy, grad in ops:
+            a @ w
+            if grad:
+                dy @ w.T
+                a.T @ dy
+
+    for _ in range(warmup):
+        one()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        one()
+    sync(device)
+    return (time.perf_counter() - start) / steps
+
+
+def profile_step(device: torch.device, batch: int, steps: int = 20) -> str:
+    """The operators that take the lgm S=1 step's time (top 15 by self time)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step, run = build_lgm(device, "dense", 1, batch)
+    for _ in range(5):
+        run()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            run()
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15)
+
+
 # --------------------------------------------------------------------------- lgm, S seeds
-def time_lgm(device: torch.device, arch: str, seeds: int, batch: int, steps: int,
-             warmup: int) -> float:
+def build_lgm(device: torch.device, arch: str, seeds: int, batch: int) -> tuple[Any, Any]:
+    """The lifelong student's step on a stack of ``seeds`` (task 2: a one-code teacher)."""
     cfg = make_config("paper", batch_size=batch, arch=arch)
     teacher = DiscreteContinuousVAE(arch, (1, 28, 28), ZC, 1, seeds=range(seeds)).to(device)
     student = teacher.grown(1)
@@ -121,11 +189,18 @@ def time_lgm(device: torch.device, arch: str, seeds: int, batch: int, steps: int
     gens = [torch.Generator(device=device).manual_seed(s) for s in range(seeds)]
     buffers.refill(gens, 6000)
     step = TrainStep(student, objective, make_optimiser(student, 1e-3), cfg, data, buffers)
-    run = GraphedStep(step) if device.type == "cuda" else step
+    step.start_epoch()
+    step.refill = lambda: buffers.refill(gens, 6000)  # type: ignore[attr-defined]
+    step.per_epoch = per_epoch  # type: ignore[attr-defined]
+    return step, GraphedStep(step) if device.type == "cuda" else step
+
+
+def time_lgm(device: torch.device, arch: str, seeds: int, batch: int, steps: int,
+             warmup: int) -> float:
+    step, run = build_lgm(device, arch, seeds, batch)
     done, start = 0, time.perf_counter()
     while True:
-        step.start_epoch()
-        for _ in range(per_epoch):
+        for _ in range(step.per_epoch):
             if done == warmup:
                 sync(device)
                 start = time.perf_counter()
@@ -134,7 +209,8 @@ def time_lgm(device: torch.device, arch: str, seeds: int, batch: int, steps: int
             if done == steps + warmup:
                 sync(device)
                 return seeds * steps * batch / (time.perf_counter() - start)
-        buffers.refill(gens, 6000)
+        step.refill()
+        step.start_epoch()
 
 
 def main() -> None:
@@ -146,6 +222,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--profile", action="store_true",
+                        help="also print the operators that take the S=1 step's time")
     args = parser.parse_args()
     device = resolve_device(args.device)
     rates: dict[str, list[float]] = {}
@@ -153,6 +231,9 @@ def main() -> None:
         if args.arch == "dense":
             rates.setdefault("baseline", []).append(
                 time_baseline(device, args.batch, args.steps, args.warmup))
+            gemm_s = time_gemms(device, gemm_shapes(args.batch, args.batch // 2), args.steps,
+                                args.warmup)
+            rates.setdefault("GEMM ceiling", []).append(args.batch / gemm_s)
         for s in args.seeds:
             rates.setdefault(f"lgm S={s}", []).append(
                 time_lgm(device, args.arch, s, args.batch, args.steps, args.warmup))
@@ -161,15 +242,24 @@ def main() -> None:
         f"cpu ({torch.get_num_threads()} threads)"
     print(f"device: {name}, arch {args.arch}, batch {args.batch} per seed, {args.steps} steps, "
           f"best of {args.repeats}")
-    base = best.get("baseline")
-    one = best.get("lgm S=1")
+    base, one, ceiling = best.get("baseline"), best.get("lgm S=1"), best.get("GEMM ceiling")
+    if ceiling:
+        flops = gemm_flops(gemm_shapes(args.batch, args.batch // 2)) / args.batch
+        print(f"  GEMM ceiling: {ceiling:,.0f} samples/s of the step's own float32 matrix "
+              f"products ({ceiling * flops / 1e9:.0f} GFLOP/s, {flops / 1e6:.1f} MFLOP/sample)")
     for k, v in best.items():
+        if k == "GEMM ceiling":
+            continue
         line = f"{k:>14}: {v:>12,.0f} samples/s"
         if base and k != "baseline":
             line += f"   x{v / base:5.2f} vs baseline"
-        if one and k != "lgm S=1" and k != "baseline":
+        if one and k not in ("lgm S=1", "baseline"):
             line += f"   x{v / one:5.2f} vs {k.split('=')[1]} separate S=1 runs"
+        if ceiling:
+            line += f"   {v / ceiling:4.0%} of the GEMM ceiling"
         print(line)
+    if args.profile:
+        print(profile_step(device, args.batch))
 
 
 if __name__ == "__main__":

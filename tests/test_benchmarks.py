@@ -98,3 +98,28 @@ def test_grid_mode_smoke_one_page(capsys: pytest.CaptureFixture, tmp_path: Path,
     assert re.search(r"^\s+1\s+kd_hm\s+kd_hm\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M), out
     assert re.search(r"grid wall time [\d.]+ s", out)
     assert re.search(r"ratio: grid x[\d.]+ faster than its parts run one by one", out)
+
+
+def test_bench_stacked_prints_its_gemm_ceiling_and_each_rate_share(capsys, monkeypatch):
+    """bench_stacked at a tiny size: the GEMM ceiling of the step's own products is printed with
+    its FLOP count, and every rate says its share of it."""
+    import torch
+
+    bench = load("bench_stacked")
+    shapes = bench.gemm_shapes(128, 64, j=2)
+    # teacher: 5 forward products on 64 rows; student: 7 products with backward on 128 rows
+    assert len(shapes) == 12 and sum(grad for *_, grad in shapes) == 7
+    assert bench.gemm_flops([(2, 3, 4, False), (2, 3, 4, True)]) == 2 * 24 + 6 * 24
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(sys, "argv", ["bench_stacked.py", "--device", "cpu", "--seeds", "1", "2",
+                                      "--steps", "2", "--warmup", "1", "--repeats", "1"])
+    try:
+        bench.main()
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    assert "GEMM ceiling:" in out and "MFLOP/sample" in out
+    rows = [m for line in out.splitlines() if (m := RATE.match(line))
+            and "GEMM ceiling:" not in line]
+    assert {r.group(1) for r in rows} == {"baseline", "lgm S=1", "lgm S=2"}
+    assert all("of the GEMM ceiling" in r.group(2) for r in rows)
