@@ -181,3 +181,28 @@ def test_new_axes_keep_the_committed_keys() -> None:
         fixed = cfg.model_copy(update={"fixed_samples": 100, "lr_local": 0.003})
         assert params_of(fixed) | {} != params_of(cfg)
         assert params_of(fixed)["fixed_samples"] == 100
+
+
+# ------------------------------------------------------------------ the pages' statements
+def test_lead_statement_and_axis_sliders_follow_the_verdicts() -> None:
+    from lgm.report.kd_toy import axis_frames, depth_markdown, lead_statement, range_markdown
+    from lgm.report.slider import validate_sweep
+
+    layers = list(range(1, 21))
+    local = np.tile(np.linspace(1e-5, 5e-4, 20), (5, 1))
+    shallow_below = local * np.where(np.arange(1, 21) <= 10, 0.5, 4.0)
+    readings = {"literal": _result(3 * local, local, layers),
+                "lam0": _result(shallow_below, local, layers)}
+    for r in readings.values():
+        r.update(wall_train_s=500.0, wall_eval_s=100.0, provenance={"device": "cpu (1 threads)"})
+    text = lead_statement(readings, ["mlp3"])
+    assert "$2 \\le L \\le 10$ ours beats local under `lam0` and loses under `literal`;" in text
+    assert "$L = 20$ ours loses to local under every reading run (`literal`, `lam0`)" in text
+    assert text.endswith("Not yet run at paper scale: `mlp3`.")
+    table = range_markdown(readings, ["mlp3"])
+    assert table.count("ours beats local") == 1 and "not yet run" in table
+    assert "600 s" in depth_markdown(readings)
+    values, frames = axis_frames(readings, "lambda")
+    assert values == ["λ = 0: eq. 4 alone", "λ = 0.1 (literal)"]
+    validate_sweep("λ", values, frames, log_y=True)
+    assert frames[0]["numbers"]["verdict at 2 <= L <= 10"] == "ours beats local"

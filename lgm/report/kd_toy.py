@@ -201,9 +201,11 @@ def lead_statement(readings: dict[str, dict[str, Any]], missing: list[str]) -> s
             parts.append(f"at ${tex}$ ours beats local under every "
                          f"reading run ({_names(beats)})")
         else:
-            parts.append(f"at ${tex}$ ours beats local under "
-                         f"{_names(beats)}, loses under {_names(loses)} and is undecided under "
-                         f"{_names(open_)}")
+            said = [f"{verb} {_names(labels)}" for verb, labels in (
+                ("ours beats local under", beats), ("loses under", loses),
+                ("is undecided under", open_)) if labels]
+            parts.append(f"at ${tex}$ " + ", ".join(said[:-1])
+                         + (" and " if len(said) > 1 else "") + said[-1])
     text = "; ".join(parts)
     text = text[0].upper() + text[1:] + "."
     if missing:
