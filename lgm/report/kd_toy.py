@@ -493,7 +493,9 @@ class ToyPage:
         found, _ = self.paper_readings()
         values, frames = axis_frames(found, axis)
         if not values:
-            return f"(no paper-preset reading of the {axis} axis is run yet)"
+            from IPython.display import Markdown
+
+            return Markdown(f"(no paper-preset reading of the {axis} axis is run yet)")
         return slider(axis if axis == "student" else "λ", values, frames, x_label="depth L",
                       y_label="exact KL(teacher y || student y), nats", log_y=True,
                       title=f"{self.figure}, paper preset: the {axis} axis (medians over "
