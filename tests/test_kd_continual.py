@@ -258,5 +258,3 @@ def test_table2_checks_are_data_and_name_missing_methods() -> None:
     partial = kc.table2_checks({m: good[m] for m in ("ours", "local")})
     assert [c["status"] for c in partial] == ["cannot be tested at this budget"] * 3 + ["holds"]
     assert partial[0]["detail"] == "needs curl, lgm."
-    lines = kc.table2_verdicts({m: good[m] for m in ("ours", "local")}, "split", start=5)
-    assert lines[0].startswith("5. **Old: ours preserves") and "cannot be tested: needs" in lines[0]

@@ -188,7 +188,6 @@ def guide_distillation(teacher: DiscreteContinuousVAE, student: DiscreteContinuo
 
 LifelongPreset = Literal["smoke", "quick", "paper"]
 Baseline = Literal["vanilla", "ewc", "upto", "full"]
-BASELINES = ("vanilla", "ewc", "upto", "full")
 
 
 class KDBridgeConfig(ExperimentConfig):
@@ -218,7 +217,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": dict(num_tasks=2, max_epochs=3, max_per_task=300, cpu_threads=1),
     "paper": dict(),  # the lifelong paper's split Fashion-MNIST (fig. 3): all ten tasks
 }
-BRIDGE_PRESETS = PRESETS  # the name the page used
 PAPER_SEEDS = (0,)  # one seed: the lifelong side reuses the committed paper runs of seed 0
 
 
@@ -375,7 +373,6 @@ BRIDGE = Experiment(
     config=KDBridgeConfig, presets=PRESETS, run=bridge_runs, pages=("kd_bridge",),
     paper_seeds=PAPER_SEEDS, paper_values=PAPER)
 EXPERIMENTS = [BRIDGE]
-CONFIG = KDBridgeConfig
 
 
 def fingerprint() -> list[float]:

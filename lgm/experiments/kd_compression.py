@@ -491,7 +491,6 @@ LAMBDA = Experiment(
     config=KDCompressionConfig, presets=PRESETS, run=lambda_runs, pages=("kd_lambda",),
     paper_seeds=PAPER_SEEDS, paper_values={"lambdas": PAPER["lambdas"], "lam": PAPER["lam"]})
 EXPERIMENTS = [TABLE1, LAMBDA]
-CONFIG = KDCompressionConfig
 
 
 class PooledPixels:

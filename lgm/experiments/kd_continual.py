@@ -645,18 +645,6 @@ def table2_checks(values: dict[str, dict[str, tuple[float, float, float]]]
     ]
 
 
-def table2_verdicts(values: dict[str, dict[str, tuple[float, float, float]]], label: str,
-                    start: int = 1) -> list[str]:
-    """:func:`table2_checks` as numbered markdown verdict lines (the page's older form)."""
-    lines = []
-    for i, c in enumerate(table2_checks(values), start=start):
-        head = f"{i}. **{c['claim']}** ({label}; rule: {c['rule']}): "
-        untested = c["status"] == "cannot be tested at this budget"
-        lines.append(head + ("cannot be tested: " + c["detail"] if untested
-                             else c["status"] + ". " + c["detail"]))
-    return lines
-
-
 # --------------------------------------------------------------------------- the record
 PAPER: dict[str, Any] = {"table2": PAPER_TABLE2, "splits": PAPER_SPLITS, "lam": 0.1}
 TABLE2 = Experiment(
@@ -666,7 +654,6 @@ TABLE2 = Experiment(
     config=KDContinualConfig, presets=PRESETS, run=table2_runs, pages=("kd_table2",),
     paper_seeds=PAPER_SEEDS, paper_values=PAPER)
 EXPERIMENTS = [TABLE2]
-CONFIG = KDContinualConfig
 
 
 def fingerprint() -> list[float]:

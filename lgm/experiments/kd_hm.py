@@ -250,7 +250,6 @@ HM = Experiment(
     config=KDHMConfig, presets=PRESETS, run=run, pages=("kd_hm",), paper_seeds=PAPER_SEEDS,
     paper_values=PAPER)
 EXPERIMENTS = [HM]
-CONFIG = KDHMConfig
 
 
 def fingerprint() -> list[float]:

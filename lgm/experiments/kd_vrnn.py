@@ -353,7 +353,6 @@ VRNN_EXPERIMENT = Experiment(
     config=KDVRNNConfig, presets=PRESETS, run=run, pages=("kd_vrnn",),
     paper_seeds=PAPER_SEEDS, paper_values=PAPER)
 EXPERIMENTS = [VRNN_EXPERIMENT]
-CONFIG = KDVRNNConfig
 
 
 def fingerprint() -> list[float]:

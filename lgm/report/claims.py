@@ -102,11 +102,6 @@ def missing(required: Iterable[str], present: Iterable[str]) -> str | None:
     return f"runs missing: {', '.join(gone)}" if gone else None
 
 
-def first_reason(*reasons: str | None) -> str | None:
-    """The first of several untestability reasons that applies."""
-    return next((r for r in reasons if r), None)
-
-
 # ------------------------------------------------------------------------- records on disk
 def _file(folder: Path, page: str, preset: str) -> Path:
     return folder / f"{page}-{preset}.json"

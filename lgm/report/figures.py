@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import io
 import math
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -212,15 +211,6 @@ def save_figure(fig: Any, path: Path, data: Mapping[str, Sequence[Any]] | None =
     if data is None:
         return path
     return write_csv(path.with_suffix(".csv"), data)
-
-
-def csv_text(columns: Mapping[str, Sequence[Any]]) -> str:
-    """The CSV of ``columns`` as text (for tests and small tables)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(list(columns))
-    writer.writerows(zip(*columns.values(), strict=True))
-    return buf.getvalue()
 
 
 def per_task_figure(results: Mapping[str, list[dict[str, Any]]], labels: Sequence[str],
