@@ -207,15 +207,41 @@ def _decode(
     return _read_idx_pair(paths[0], paths[1])
 
 
+NUM_CLASSES = 10  # every MNIST-family dataset and SVHN (after 10 -> 0)
+IDX_IMAGE_SIZE = (28, 28)
+
+
+def check_labels(labels: np.ndarray, path: Path, num_classes: int = NUM_CLASSES) -> None:
+    """Labels are integers in ``0..num_classes-1``; else an :class:`IdxFormatError` naming the
+    file, the first bad position and its value (a bad label would silently make a task of
+    the wrong class, or none)."""
+    if labels.dtype.kind not in "ui":
+        raise IdxFormatError(f"{path}: labels must be integers, found {labels.dtype}")
+    bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if len(bad):
+        raise IdxFormatError(f"{path}: {len(bad)} label(s) outside 0..{num_classes - 1}, the "
+                             f"first at index {bad[0]} ({labels[bad[0]]})")
+
+
+def check_images(images: np.ndarray, path: Path, size: tuple[int, int] = IDX_IMAGE_SIZE
+                 ) -> None:
+    """uint8 images of ``size`` pixels, at least one; else an :class:`IdxFormatError`."""
+    if images.dtype != np.uint8:
+        raise IdxFormatError(f"{path}: expected uint8 images, found {images.dtype}")
+    if tuple(images.shape[1:]) != size or len(images) == 0:
+        raise IdxFormatError(f"{path}: expected images of {size[0]}x{size[1]} pixels, found "
+                             f"an array of shape {tuple(images.shape)}")
+
+
 def _read_idx_pair(image_path: Path, label_path: Path) -> tuple[Tensor, Tensor]:
     images = read_idx(image_path, expected_ndim=3)
     labels = read_idx(label_path, expected_ndim=1)
-    if images.dtype != np.uint8:
-        raise IdxFormatError(f"{image_path}: expected uint8 images, found {images.dtype}")
+    check_images(images, image_path)
     if len(images) != len(labels):
         raise IdxFormatError(
             f"{image_path} holds {len(images)} images but {label_path} holds {len(labels)} labels"
         )
+    check_labels(labels, label_path)
     return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
 
 
@@ -232,8 +258,18 @@ def _read_svhn(path: Path) -> tuple[Tensor, Tensor]:
         raise IdxFormatError(
             f"{path}: expected X [32, 32, 3, N] and y [N, 1], found {x.shape} and {y.shape}"
         )
-    images = np.ascontiguousarray(np.transpose(x, (3, 2, 0, 1))).astype(np.uint8)
-    labels = y.reshape(-1).astype(np.int64) % 10  # label 10 is the digit 0
+    if x.dtype != np.uint8:
+        raise IdxFormatError(f"{path}: expected uint8 images X, found {x.dtype}")
+    raw = y.reshape(-1)
+    if raw.dtype.kind not in "uif" or (raw.dtype.kind == "f" and not np.all(raw == np.round(raw))):
+        raise IdxFormatError(f"{path}: labels y must be integers, found {raw.dtype}")
+    raw = raw.astype(np.int64)
+    bad = np.flatnonzero((raw < 0) | (raw > 10))  # SVHN writes the digit 0 as 10
+    if len(bad):
+        raise IdxFormatError(f"{path}: {len(bad)} label(s) outside 0..10, the first at index "
+                             f"{bad[0]} ({raw[bad[0]]})")
+    images = np.ascontiguousarray(np.transpose(x, (3, 2, 0, 1)))
+    labels = raw % 10  # label 10 is the digit 0
     return torch.from_numpy(images), torch.from_numpy(labels)
 
 
