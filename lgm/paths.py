@@ -5,7 +5,10 @@
 
 Every file lgm stores is written by :func:`atomic_write`: into a uniquely named temporary file
 in the target's folder, then renamed over the target (``os.replace``), so a kill mid-write
-leaves the previous file intact and concurrent writers never share a temporary file. Failures
+leaves the previous file intact and concurrent writers never share a temporary file. A
+temporary file names its writer (host and process id); one left behind by a killed writer is
+removed at the next write of the same file (its process is gone, or it is older than
+:data:`STALE_TMP_S`). Failures
 to write raise :class:`CacheError` (an ``OSError``) whose message says what was being written,
 where, and what to do; a full disk raises :class:`DiskFullError` and says "disk full". No
 temporary file is left behind.
@@ -15,13 +18,18 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+import socket
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_ENV = "LGM_CACHE"
+STALE_TMP_S = 3600.0  # a temporary file this old is left over, whoever wrote it
+HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
 
 
 class CacheError(OSError):
@@ -87,14 +95,50 @@ def cache_root(*, create: bool = True) -> Path:
     return ensure_folder(_configured_root(), "the cache folder") if create else _configured_root()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: it exists, under another user
+        return True
+    return True
+
+
+def stale_temporaries(path: Path, now: float | None = None) -> list[Path]:
+    """Temporary files of ``path`` left behind by writers that are gone: written on this host
+    by a process that no longer exists, or older than :data:`STALE_TMP_S`."""
+    now = time.time() if now is None else now
+    own = re.compile(rf"^\.{re.escape(path.name)}\.{HOST}-(\d+)\.")
+    stale = []
+    for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        match = own.match(tmp.name)
+        try:
+            old = now - tmp.stat().st_mtime > STALE_TMP_S
+        except OSError:
+            continue
+        if old or (match is not None and not _alive(int(match.group(1)))):
+            stale.append(tmp)
+    return stale
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob's special characters escaped."""
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None], what: str) -> None:
     """Write ``path`` through ``write(file)`` into a unique temporary file in its folder, then
-    rename it into place. Raises :class:`CacheError` / :class:`DiskFullError` (no temporary
-    file left) when the folder cannot be made or the write fails."""
+    rename it into place; temporary files of ``path`` left by killed writers are removed
+    first. Raises :class:`CacheError` / :class:`DiskFullError` (no temporary file left) when
+    the folder cannot be made or the write fails."""
     ensure_folder(path.parent, what)
+    for stale in stale_temporaries(path):
+        stale.unlink(missing_ok=True)
     tmp: Path | None = None
     try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",
+        with tempfile.NamedTemporaryFile(dir=path.parent,
+                                         prefix=f".{path.name}.{HOST}-{os.getpid()}.",
                                          suffix=".tmp", delete=False) as f:
             tmp = Path(f.name)
             write(f)
