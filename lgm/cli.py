@@ -69,6 +69,8 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", type=parse_assignment, action="append",
                    default=[], metavar="NAME=VALUE", help="override any config field")
     p.add_argument("--out", type=Path, default=None, help="also write the result JSON here")
+    p.add_argument("--fresh", action="store_true",
+                   help="discard this run's checkpoints and start it afresh (no resume)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,6 +128,10 @@ def config_of(args: argparse.Namespace) -> tuple[Any, Any]:
     from lgm.experiments.spec import make_config
 
     overrides = dict(args.overrides)
+    for name, flag in (("preset", "--preset"), ("seeds", "--seeds")):
+        if name in overrides:
+            raise ConfigError(f"{name} cannot be set with --set; use {flag} "
+                              f"(e.g. {flag} {'paper' if name == 'preset' else '0-4'})")
     if args.command == "train":
         if args.seed is not None:
             if args.seeds is not None or len(args.seed) != 1:
@@ -172,12 +178,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         if blocker is not None:
             raise ConfigError(f"--out {args.out}: {blocker} is a file, not a folder")
     print(f"lgm: {exp.name} at preset {cfg.preset}, seeds {list(cfg.seeds)}", file=sys.stderr)
-    if exp.paper == "kd":
-        from lgm.experiments.plan import run_kd
+    from lgm.experiments.cache import fresh_checkpoints
 
-        result = run_kd(exp, cfg)
-    else:
-        result = exp.run(cfg)
+    with fresh_checkpoints(args.fresh):
+        if exp.paper == "kd":
+            from lgm.experiments.plan import run_kd
+
+            result = run_kd(exp, cfg)
+        else:
+            result = exp.run(cfg)
     if args.out:
         from lgm.experiments.cache import strict_json  # the store's one strict-JSON rule
 
@@ -266,13 +275,16 @@ def cmd_params() -> int:
 
 def failure(err: BaseException) -> tuple[str, str]:
     """(kind, one-line message) of an error the command line reports without a traceback."""
+    from lgm.experiments.bounds import DivergedResultError
     from lgm.experiments.cache import NonFiniteResultError
+    from lgm.experiments.kd_toy_engine import ToyDivergedError
     from lgm.training import CheckpointError, NonFiniteLossError
     from lgm.training.fit import TrainingDivergedError
 
     if isinstance(err, ConfigError | argparse.ArgumentTypeError):
         return "usage", str(err)
-    if isinstance(err, NonFiniteLossError | NonFiniteResultError | TrainingDivergedError):
+    if isinstance(err, NonFiniteLossError | NonFiniteResultError | TrainingDivergedError
+                  | ToyDivergedError | DivergedResultError):
         return "diverged", f"{err} (nothing was cached for this run)"
     if isinstance(err, CheckpointError):
         return "checkpoint", str(err)

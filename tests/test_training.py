@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from lgm.experiments import make_config
-from lgm.experiments.lifelong import run
+from lgm.experiments.lifelong import run, stack_key
 from lgm.losses import diagonal_fisher, ewc_penalty, info_gain
 from lgm.losses.info_gain import critic_encode
 from lgm.models.vae import DiscreteContinuousVAE
 from lgm.training import CheckpointError, NonFiniteLossError, gumbel_temperature
-from lgm.training.checkpoint import save_checkpoint
+from lgm.training.checkpoint import load_checkpoint, save_checkpoint
 from lgm.training.loop import EpochBuffers, task_generators, train_task
 from lgm.training.objective import StudentObjective, Teacher
 from lgm.training.replay import replay, replay_count
@@ -233,14 +233,14 @@ def test_nan_loss_stops_naming_task_epoch_step_and_keeps_the_checkpoint(tmp_path
     cfg = small_cfg(method="vanilla", num_tasks=3)
     with pytest.raises(NonFiniteLossError, match=r"task 1, epoch 0, step \d+"):
         run(cfg, tasks=tasks, checkpoint_dir=tmp_path)
-    state = torch.load(tmp_path / "last.pt", weights_only=False)
-    assert len(state["records"]) == 1
+    state = load_checkpoint(tmp_path / "last.pt", stack_key([cfg]))
+    assert len(state["records"][0]) == 1
 
 
 def test_corrupt_or_foreign_checkpoint_is_a_clear_error(tiny_tasks, tmp_path):
     cfg = small_cfg(method="vanilla", num_tasks=2)
     (tmp_path / "last.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="corrupt.*--no-resume"):
+    with pytest.raises(CheckpointError, match="corrupt.*--fresh"):
         run(cfg, tasks=tiny_tasks, checkpoint_dir=tmp_path)
     save_checkpoint(tmp_path / "last.pt", {"config_key": "something else"})
     with pytest.raises(CheckpointError, match="another configuration"):

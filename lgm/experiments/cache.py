@@ -36,6 +36,7 @@ cannot be written raises :class:`~lgm.paths.CacheError` (a full disk
 from __future__ import annotations
 
 import ast
+import contextvars
 import functools
 import hashlib
 import importlib
@@ -64,9 +65,11 @@ from lgm.data.fingerprint import (
 )
 from lgm.data.idx import DataNotFoundError
 from lgm.data.tasks import experiment_fingerprint
+from lgm.experiments.bounds import DivergedResultError, check_result, diverged
 from lgm.experiments.config import RunConfig
 from lgm.experiments.spec import check_may_train
 from lgm.paths import REPO_ROOT, CacheError, atomic_write, cache_root, ensure_folder, store_error
+from lgm.training.checkpoint import checkpoint_code
 
 RESULT_PACKAGES = ("data", "models", "losses", "training", "metrics", "experiments")
 # Bookkeeping that never changes a result: pages' helpers and this cache itself.
@@ -338,8 +341,12 @@ def _stale_reason(entry: dict[str, Any], asked: dict[str, Any], stored_asked: An
 
 
 def _check_entry(path: Path, required: tuple[str, ...], asked: dict[str, Any], field: str,
-                 fingerprint: list[float] | str, data: str | None) -> dict[str, Any] | None:
-    """The entry at ``path`` if it is sound and belongs to this key; else None (warned)."""
+                 fingerprint: list[float] | str, data: str | None, family: str,
+                 same: Callable[[dict[str, Any], dict[str, Any]], bool] | None = None
+                 ) -> dict[str, Any] | None:
+    """The entry at ``path`` if it is sound and belongs to this key; else None (warned).
+    ``same(stored, asked)``: whether a stored config serves the one asked for (default:
+    equality)."""
     entry = load_result(path, required)
     if entry is None:
         return None
@@ -348,7 +355,13 @@ def _check_entry(path: Path, required: tuple[str, ...], asked: dict[str, Any], f
                         if k not in ("device", "data_root")}
     else:
         stored_asked = entry[field]
+    if same is not None and same(_canonical(stored_asked), asked):
+        stored_asked = asked
     reason = _stale_reason(entry, asked, stored_asked, fingerprint, data)
+    beyond = diverged(entry, family) if reason is None else None
+    if beyond is not None:
+        reason = (f"it holds a diverged result ({beyond[0]} = {beyond[1]:.4g}, beyond the "
+                  f"bound {beyond[2].limit:.4g})")
     if reason is not None:
         warnings.warn(f"cache entry {path} is not used: {reason}; recomputing it",
                       stacklevel=3)
@@ -395,14 +408,44 @@ def _local() -> Path:
 _unchecked_warned: set[str] = set()
 
 
+DISPLAY_FIELDS = ("visuals",)  # what a run keeps for display only: never splits a result
+
+
+def serves(stored: dict[str, Any], asked: dict[str, Any]) -> bool:
+    """Whether a stored run's config serves the one asked for: equal but for what is kept
+    for display, of which it keeps at least as much (a run with 8 images per code serves a
+    request for 0 or 4; training never reads ``visuals``)."""
+    rest = [k for k in {*stored, *asked} if k not in DISPLAY_FIELDS]
+    return (all(stored.get(k) == asked.get(k) for k in rest)
+            and all(isinstance(stored.get(k), int) and isinstance(asked.get(k), int)
+                    and stored[k] >= asked[k] for k in DISPLAY_FIELDS))
+
+
 def _candidates(cfg: RunConfig, fp: DataFingerprint | None) -> list[Path]:
     """Files that may hold ``cfg``'s result: its key's, or, without the data at hand, any
-    data's (committed first)."""
-    if fp is not None:
-        return result_paths(cfg, fp)
-    pattern = f"{_stem(cfg, '*')}.json"
-    return [*sorted((COMMITTED_RESULTS / cfg.experiment).glob(pattern)),
-            *sorted(_local().glob(pattern))]
+    data's (committed first); then those of the same run with other display settings
+    (:func:`serves` decides which may serve it)."""
+    own = (result_paths(cfg, fp) if fp is not None else
+           [*sorted((COMMITTED_RESULTS / cfg.experiment).glob(f"{_stem(cfg, '*')}.json")),
+            *sorted(_local().glob(f"{_stem(cfg, '*')}.json"))])
+    data = _data_part(fp) if fp is not None else "*"
+    prefix = f"{cfg.experiment}-{cfg.method}-seed{cfg.seed}-{cfg.preset}-*-{data}.json"
+    others = [p for folder in (COMMITTED_RESULTS / cfg.experiment, _local())
+              for p in sorted(folder.glob(prefix)) if p not in own]
+    return own + [p for p in others if _may_serve(p, config_params(cfg))]
+
+
+def _may_serve(path: Path, asked: dict[str, Any]) -> bool:
+    """Whether the stored config in ``path`` serves ``asked`` (a quiet first look at a file
+    of another key; the full checks, with their warnings, follow for those that may)."""
+    try:
+        stored = read_json(path)["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if not isinstance(stored, dict):
+        return False
+    stored = {k: v for k, v in stored.items() if k not in ("device", "data_root")}
+    return serves(_canonical(stored), asked)
 
 
 _FIND = "find"
@@ -427,7 +470,8 @@ def find(cfg: RunConfig, fp: DataFingerprint | None | str = _FIND
     for path in _candidates(cfg, fp):
         if not path.exists():
             continue
-        entry = _check_entry(path, RUN_KEYS, asked, "config", fingerprint, data)
+        entry = _check_entry(path, RUN_KEYS, asked, "config", fingerprint, data,
+                             cfg.experiment, serves)
         if entry is not None:
             if fp is None and path.name not in _unchecked_warned:
                 _unchecked_warned.add(path.name)
@@ -455,6 +499,40 @@ def key_locks(stems: Sequence[str]) -> Iterator[None]:
                 raise store_error(err, folder / f"{stem}.lock", "cache lock") from err
             stack.callback(lock.release)
         yield
+
+
+_FRESH: contextvars.ContextVar[bool] = contextvars.ContextVar("lgm_fresh", default=False)
+
+
+@contextmanager
+def fresh_checkpoints(fresh: bool = True) -> Iterator[None]:
+    """Inside the block (``--fresh``), runs computed through the cache discard their
+    checkpoints and start afresh instead of resuming."""
+    token = _FRESH.set(fresh)
+    try:
+        yield
+    finally:
+        _FRESH.reset(token)
+
+
+def try_key_locks(stems: Sequence[str]) -> ExitStack | None:
+    """The locks of every key in ``stems`` taken now (an ``ExitStack`` releasing them), or
+    None, holding nothing, when another process holds one of them (no waiting: a driver that
+    holds other keys meanwhile cannot deadlock)."""
+    folder = ensure_folder(cache_root() / "locks", "cache locks")
+    held = ExitStack()
+    for stem in sorted(set(stems)):
+        lock = filelock.FileLock(str(folder / f"{stem}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            held.close()
+            return None
+        except OSError as err:
+            held.close()
+            raise store_error(err, folder / f"{stem}.lock", "cache lock") from err
+        held.callback(lock.release)
+    return held
 
 
 def cached_run(cfg: RunConfig, *, compute: bool = True, resume: bool = True) -> dict[str, Any]:
@@ -488,10 +566,19 @@ def cached_runs(cfgs: list[RunConfig], *, compute: bool = True, resume: bool = T
         with key_locks([result_key(c, fp_of[id(c)]) for c in group]):
             done = {id(c): lookup(c, fp_of[id(c)]) for c in group}  # computed meanwhile?
             todo = [c for c in group if done[id(c)] is None]
-            results = (run_experiments(todo, resume=resume,
-                                       checkpoint_dir=checkpoint_dir(todo, fp_of[id(todo[0])]))
-                       if todo else [])
+            with checkpoint_code(params_hash(entry_fingerprint(LIFELONG_ENTRY), 12)):
+                results = (run_experiments(todo, resume=resume and not _FRESH.get(),
+                                           checkpoint_dir=checkpoint_dir(todo,
+                                                                         fp_of[id(todo[0])]))
+                           if todo else [])
+            bad: list[DivergedResultError] = []
             for c, result in zip(todo, results, strict=True):
+                try:  # a diverged seed is never stored; the sound seeds of its stack are
+                    check_result(result, c.experiment,
+                                 f"{c.experiment} {c.method} seed {c.seed} (preset {c.preset})")
+                except DivergedResultError as err:
+                    bad.append(err)
+                    continue
                 result["fingerprint"] = entry_fingerprint(LIFELONG_ENTRY)
                 result["fingerprint_entry"] = LIFELONG_ENTRY
                 fp = fp_of[id(c)]
@@ -500,6 +587,8 @@ def cached_runs(cfgs: list[RunConfig], *, compute: bool = True, resume: bool = T
                 save_result(result_paths(c, fp)[1], result)
                 result["cache"] = "computed"
                 done[id(c)] = result
+            if bad:
+                raise bad[0]
         for c in group:
             if done[id(c)].get("cache") != "computed":
                 done[id(c)]["cache"] = "hit"
@@ -580,7 +669,8 @@ def cached_call(group: str, name: str, params: dict[str, Any],
     def sound() -> dict[str, Any] | None:
         for path in paths:
             if path.exists():
-                found = _check_entry(path, CALL_KEYS, asked, "params", fingerprint, None)
+                found = _check_entry(path, CALL_KEYS, asked, "params", fingerprint, None,
+                                     group)
                 if found is not None and not _data_unchanged(found, roots):
                     warnings.warn(f"cache entry {path} is not used: its data files changed; "
                                   "recomputing it", stacklevel=3)
@@ -610,6 +700,7 @@ def cached_call(group: str, name: str, params: dict[str, Any],
             result = {**result, "data_fingerprint": read.to_dict()}
         result = {**result, "params": params, "fingerprint": fingerprint,
                   "fingerprint_entry": entry_module}
+        check_result(result, group, f"{group}/{name}")
         save_result(paths[1], result)
     result["cache"] = "computed"
     return result
@@ -617,3 +708,66 @@ def cached_call(group: str, name: str, params: dict[str, Any],
 
 __all__ = ["CacheError", "NonFiniteResultError", "cached_call", "cached_run", "cached_runs",
            "code_version", "entry_fingerprint", "lookup", "result_key", "result_paths"]
+
+
+# ------------------------------------------------------------------ checking a stored file
+
+
+def stored_problem(path: Path, group: str | None = None) -> str | None:
+    """Why the stored result at ``path`` would not be served (None: it would be), by the
+    rules serving applies: strict JSON with finite numbers, within its divergence bound,
+    filed under its own key, computed by code with the current numerics fingerprint and from
+    the data at hand. ``group``: the cache sub-folder of a non-lifelong result (None: a
+    lifelong run). For ``scripts/commit_results.py``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if group is None:
+            entry = load_result(path, RUN_KEYS)
+            problem = None if entry is None else _run_problem(path, entry)
+        else:
+            entry = load_result(path, CALL_KEYS)
+            problem = None if entry is None else _call_problem(path, entry, group)
+    if entry is None:
+        return str(caught[-1].message) if caught else f"{path} cannot be read"
+    return problem
+
+
+def _run_problem(path: Path, entry: dict[str, Any]) -> str | None:
+    try:
+        cfg = RunConfig(**{k: tuple(v) if isinstance(v, list) else v
+                           for k, v in entry["config"].items()})
+    except (TypeError, ValueError) as err:
+        return f"its config is not a valid run config ({str(err).splitlines()[0]})"
+    fp = data_fingerprint(cfg)
+    if path.stem != result_key(cfg, fp) and not path.match(f"{_stem(cfg, '*')}.json"):
+        return f"it is filed under another key than its config's ({result_key(cfg, fp)})"
+    if fp is not None and path.stem != result_key(cfg, fp):
+        return "it was computed from other data files (data fingerprint differs)"
+    beyond = diverged(entry, cfg.experiment)
+    if beyond is not None:
+        return f"it holds a diverged result ({beyond[0]} = {beyond[1]:.4g})"
+    return _stale_reason(entry, config_params(cfg), config_params(cfg),
+                         entry_fingerprint(LIFELONG_ENTRY), fp.digest if fp else None)
+
+
+def _call_problem(path: Path, entry: dict[str, Any], group: str) -> str | None:
+    params = entry["params"]
+    if path.stem.rsplit("-", 1)[-1] != params_hash(params):
+        return f"it is filed under another key than its params' ({params_hash(params)})"
+    module = entry.get("fingerprint_entry")
+    if not isinstance(module, str) or not module.startswith("lgm."):
+        return "it does not name the module whose numerics fingerprint it holds"
+    try:
+        current = entry_fingerprint(module)
+    except ImportError:
+        return f"its fingerprint module {module} does not exist"
+    if not same_fingerprint(entry.get("fingerprint"), current):
+        return ("it was computed by code whose numbers differ from the current code's "
+                "(numerics fingerprint changed)")
+    roots = [*search_roots(params.get("data_root")), PACKAGE_ROOT, Path.cwd()]
+    if not _data_unchanged(entry, roots):
+        return "its data files changed since (data fingerprint differs)"
+    beyond = diverged(entry, group)
+    if beyond is not None:
+        return f"it holds a diverged result ({beyond[0]} = {beyond[1]:.4g})"
+    return None

@@ -43,7 +43,12 @@ from lgm.models.stacked import seed_generators
 from lgm.models.vae import DiscreteContinuousVAE, frozen_copy
 from lgm.progress import progress
 from lgm.provenance import provenance
-from lgm.training.checkpoint import load_checkpoint, save_checkpoint
+from lgm.training.checkpoint import (
+    CheckpointMeta,
+    load_checkpoint,
+    restoring_from,
+    save_checkpoint,
+)
 from lgm.training.loop import NonFiniteLossError, task_generators, train_task
 from lgm.training.objective import StudentObjective, Teacher
 from lgm.training.replay import replay, replay_count
@@ -191,9 +196,11 @@ def run_stack(cfgs: Sequence[RunConfig], *, tasks: Sequence[TaskSequence] | None
     arrays: list[dict[str, Any]] = [{} for _ in cfgs]
     fisher: dict[str, Tensor] | None = None
     ckpt_path = checkpoint_dir / "last.pt" if checkpoint_dir else None
-    state = load_checkpoint(ckpt_path, stack_key(cfgs)) if ckpt_path and resume else None
+    meta = checkpoint_meta(cfgs, len(tasks[0])) if ckpt_path else None
+    state = load_checkpoint(ckpt_path, meta) if ckpt_path and resume else None
     if state is not None:
-        model, fisher, records, arrays = restore(state, cfg, tasks[0], device, seeds)
+        with restoring_from(ckpt_path):
+            model, fisher, records, arrays = restore(state, cfg, tasks[0], device, seeds)
     teacher = None
     done, total = len(records[0]), len(tasks[0])
     last = total if stop_after is None else min(total, stop_after)
@@ -220,7 +227,8 @@ def run_stack(cfgs: Sequence[RunConfig], *, tasks: Sequence[TaskSequence] | None
             if c.visuals:
                 arrays[i][f"samples_task{t}"] = samples_per_code(one, c.visuals)
         if ckpt_path:
-            save_checkpoint(ckpt_path, checkpoint_state(cfgs, model, fisher, records, arrays))
+            save_checkpoint(ckpt_path, checkpoint_state(cfgs, model, fisher, records, arrays),
+                            meta)
     results = []
     wall = time.time() - started
     for i, c in enumerate(cfgs):
@@ -308,9 +316,29 @@ def checkpoint_state(cfgs: Sequence[RunConfig], model: DiscreteContinuousVAE,
             "arrays": arrays}
 
 
+def checkpoint_meta(cfgs: Sequence[RunConfig], num_tasks: int) -> CheckpointMeta:
+    """What a stack's checkpoint belongs to: its key, the run's number of tasks and the code
+    (the tag of the numerics fingerprint that the result cache sets,
+    :func:`lgm.training.checkpoint.checkpoint_code`)."""
+    return CheckpointMeta(stack_key(cfgs), num_tasks=num_tasks)
+
+
+def codes_after(cfg: RunConfig, tasks: TaskSequence, finished: int) -> int:
+    """The number of discrete codes of the model after ``finished`` tasks (lifelong: one more
+    per task after the first; the other methods: fixed)."""
+    base = cfg.discrete or (1 if cfg.method == "lifelong" else len(tasks))
+    return base + (finished - 1 if cfg.method == "lifelong" else 0)
+
+
 def restore(state: dict[str, Any], cfg: RunConfig, tasks: TaskSequence, device: torch.device,
             seeds: Sequence[int]) -> tuple[DiscreteContinuousVAE, Any, list, list]:
-    """Rebuild the stacked model and EWC state from a checkpoint."""
+    """Rebuild the stacked model and EWC state from a checkpoint (``ValueError`` when its model
+    does not match its task records)."""
+    finished = len(state["records"][0])
+    if state["discrete"] != codes_after(cfg, tasks, finished):
+        raise ValueError(f"its model has {state['discrete']} discrete codes, but after "
+                         f"{finished} finished task(s) a {cfg.method} run has "
+                         f"{codes_after(cfg, tasks, finished)}")
     model = new_model(cfg, tasks, device, discrete=state["discrete"], seeds=seeds)
     model.load_state_dict(state["model"])
     fisher = state["fisher"]
