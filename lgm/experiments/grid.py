@@ -12,7 +12,12 @@ Backends:
   by ``RAY_ADDRESS`` (``ray start --head`` on a GPU node, workers on others). A unit on
   ``cuda`` asks for ``gpu_fraction`` of a GPU so that several small stacks share one. Each task
   computes into a private cache and sends back the result files it wrote; the driver writes
-  them into its own cache (no shared file system needed).
+  them into its own cache (no shared file system needed). Like the local backend, the driver
+  takes the per-key locks of a unit (:func:`unit_locks`: a lifelong stack's result keys, a KD
+  experiment's completion record) and looks it up again before dispatching it, and holds them
+  until its files are stored: a local run of the same key waits and then reads the result,
+  and a unit another process computed meanwhile is not dispatched. The driver never
+  overwrites a result file that is already there (the first one stays).
 """
 
 from __future__ import annotations
@@ -21,16 +26,32 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from lgm.experiments.cache import cached_runs
+from lgm.experiments.cache import (
+    cached_runs,
+    call_paths,
+    data_fingerprint,
+    result_key,
+    try_key_locks,
+)
 from lgm.experiments.config import LifelongConfig
-from lgm.experiments.plan import Unit, make_plan, order_for_pages, run_kd
+from lgm.experiments.plan import (
+    RUNS_GROUP,
+    Unit,
+    kd_params,
+    make_plan,
+    order_for_pages,
+    run_kd,
+    status_of,
+)
 from lgm.experiments.spec import Experiment, ExperimentConfig
 from lgm.paths import cache_root, write_bytes_atomic
 
 BACKENDS = ("local", "ray")
+LOCK_POLL_S = 1.0  # how often the Ray driver retries a unit whose keys another process holds
 
 
 def compute_unit(exp: Experiment, cfg: ExperimentConfig) -> Any:
@@ -60,11 +81,29 @@ def compute_remote(exp_name: str, cfg_values: dict[str, Any]) -> dict[str, bytes
 
 
 def store_files(files: dict[str, bytes]) -> int:
-    """Write result files sent back by a worker into this cache (atomic renames)."""
+    """Write result files sent back by a worker into this cache (atomic renames), arrays
+    before the JSON that names them; a result already there is kept (never overwritten), with
+    its arrays. Returns the number of files written."""
     base = cache_root() / "results"
-    for rel, data in files.items():
-        write_bytes_atomic(base / rel, data, "a result from a Ray worker")
-    return len(files)
+    kept = {Path(rel).with_suffix("") for rel in files
+            if rel.endswith(".json") and (base / rel).exists()}
+    written = 0
+    for rel in sorted(files, key=lambda r: (r.endswith(".json"), r)):
+        if Path(rel).with_suffix("") in kept or (base / rel).exists():
+            continue
+        write_bytes_atomic(base / rel, files[rel], "a result from a Ray worker")
+        written += 1
+    for stem in sorted(kept):
+        log(f"grid: {stem}.json was stored meanwhile by another process; kept that one")
+    return written
+
+
+def unit_locks(unit: Unit) -> list[str]:
+    """The lock names the cache takes to compute ``unit``: the result keys of a lifelong
+    stack's runs, or the completion record of a KD experiment (:func:`plan.run_kd`)."""
+    if isinstance(unit.cfg, LifelongConfig):
+        return [result_key(c, data_fingerprint(c)) for c in unit.cfg.runs()]
+    return [f"{RUNS_GROUP}-{call_paths(RUNS_GROUP, unit.exp.name, kd_params(unit.cfg))[1].stem}"]
 
 
 def log(text: str) -> None:
@@ -119,17 +158,41 @@ def _run_ray(units: list[Unit], gpu_fraction: float, num_cpus: int | None) -> li
             kwargs["num_cpus"] = num_cpus
         ray.init(**kwargs)
     task = ray.remote(compute_remote)
-    pending = {}
-    for unit in units:
-        gpus = gpu_fraction if unit.cfg.device.startswith("cuda") else 0
-        ref = task.options(num_gpus=gpus, num_cpus=1).remote(unit.exp.name,
-                                                             unit.cfg.model_dump())
-        pending[ref] = unit
-    done = 0
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        unit = pending.pop(ready[0])
-        n = store_files(ray.get(ready[0]))
-        done += 1
-        log(f"grid: {done}/{len(units)} {unit.exp.name} done on Ray ({n} result files)")
-    return units
+    pending: dict[Any, tuple[Unit, ExitStack]] = {}
+    waiting, dispatched, told = list(units), [], set()
+    try:
+        while waiting or pending:
+            for unit in list(waiting):  # dispatch what no other process is computing
+                held = try_key_locks(unit_locks(unit))
+                if held is None:
+                    if id(unit) not in told:
+                        told.add(id(unit))
+                        log(f"grid: waiting for another process computing {unit.exp.name}")
+                    continue
+                waiting.remove(unit)
+                if status_of(unit.exp, unit.cfg) in ("committed", "cached"):
+                    held.close()
+                    log(f"grid: {unit.exp.name} was computed by another process; not "
+                        "dispatched")
+                    continue
+                gpus = gpu_fraction if unit.cfg.device.startswith("cuda") else 0
+                ref = task.options(num_gpus=gpus, num_cpus=1).remote(unit.exp.name,
+                                                                     unit.cfg.model_dump())
+                pending[ref] = (unit, held)
+                dispatched.append(unit)
+                log(f"grid: {unit.exp.name} dispatched to Ray (its keys locked here)")
+            if not pending:
+                time.sleep(LOCK_POLL_S)
+                continue
+            ready, _ = ray.wait(list(pending), num_returns=1,
+                                timeout=LOCK_POLL_S if waiting else None)
+            for ref in ready:
+                unit, held = pending.pop(ref)
+                with held:  # the locks go once the unit's files are stored
+                    n = store_files(ray.get(ref))
+                log(f"grid: {unit.exp.name} done on Ray ({n} result files; "
+                    f"{len(dispatched) - len(pending)}/{len(units)} units)")
+    finally:
+        for _, held in pending.values():
+            held.close()
+    return dispatched
