@@ -132,8 +132,10 @@ def test_commit_results_copies_paper_runs_only(tmp_path, monkeypatch):
     (local / "kd_hm" / "run-z.json").write_text(json.dumps({"params": {"preset": "paper"}}))
     monkeypatch.setenv("LGM_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(mod, "COMMITTED_RESULTS", tmp_path / "results")
+    # which files are chosen and where they go (the checks of serving: test_bad_results.py)
+    monkeypatch.setattr(mod, "stored_problem", lambda path, group: None)
     assert mod.main([]) == 0
     got = sorted(str(p.relative_to(tmp_path / "results"))
                  for p in (tmp_path / "results").rglob("*"))
-    assert got == ["fashion", "fashion/fashion-lifelong-seed0-paper-x.json",
+    assert got == ["README.md", "fashion", "fashion/fashion-lifelong-seed0-paper-x.json",
                    "fashion/fashion-lifelong-seed0-paper-x.npz", "kd_hm", "kd_hm/run-z.json"]
