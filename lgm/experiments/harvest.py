@@ -98,12 +98,16 @@ def settle_process(threads: int | None = None) -> int:
 
 
 def run_harvest(budget_min: float | None = None, pages: list[str] | None = None,
-                dry_run: bool = False, threads: int | None = None) -> list[Job]:
-    """Compute the missing paper-preset runs of ``pages`` (default: every page) on the CPU within
-    ``budget_min`` minutes; returns the jobs done (or, with ``dry_run``, those it would do)."""
-    n_threads = settle_process(threads)
+                dry_run: bool = False, threads: int | None = None, *, preset: str = "paper",
+                settle: bool = True) -> list[Job]:
+    """Compute the missing runs of ``pages`` (default: every page) at ``preset`` on the CPU
+    within ``budget_min`` minutes; returns the jobs done (or, with ``dry_run``, those it would
+    do). ``settle``: lower this process's priority and set its threads first."""
+    import torch
+
+    n_threads = settle_process(threads) if settle else torch.get_num_threads()
     budget = budget_min * 60 if budget_min is not None else float("inf")
-    units, by_page = make_plan("paper", pages, None, "cpu")
+    units, by_page = make_plan(preset, pages, None, "cpu")
     add_cpu_estimates(units)
     jobs = [j for u in harvest_order(units, by_page, budget) for j in jobs_of(u)]
     log(f"{len(jobs)} job(s) missing, about {sum(j.estimate_s for j in jobs) / 3600:.1f} CPU h "
