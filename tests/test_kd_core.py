@@ -305,6 +305,9 @@ def test_unknown_kind_measure_method_are_refused() -> None:
         distill(teacher, student, steps=1, lr=-1.0)
     with pytest.raises(ValueError, match="trainable parameters"):
         distill(student, teacher, steps=1)
+    for given in ({"lam": 0.5}, {"method": "local"}):  # would be ignored: refused
+        with pytest.raises(ValueError, match="give loss_fn, or method and lam, not both"):
+            distill(teacher, student, steps=1, loss_fn=distillation_loss_fn("ours"), **given)
 
 
 # ----------------------------------------------------------------------------- the loop

@@ -322,7 +322,7 @@ def train_student(cfg: KDCompressionConfig, teacher: LadderVAE, width: int, meth
     loss_fn = (distillation_loss_fn("ours", lam=lam, latent_measure="w2",
                                     latent_reduction="mean", skip=(TOP,))
                if method == "ours" else distillation_loss_fn("local", skip=(TOP,)))
-    history = distill(teacher, student, method=method, steps=steps, batch=cfg.batch,
+    history = distill(teacher, student, steps=steps, batch=cfg.batch,
                       lr=cfg.lr, weight_decay=cfg.weight_decay, loss_fn=loss_fn,
                       generator=torch.Generator().manual_seed(seed),
                       device=resolve_device(cfg.device), desc=f"{method} h={width}")

@@ -108,8 +108,8 @@ def _split(out: Tensor | DistillationLoss) -> dict[str, Tensor]:
     return {"loss": out, "surrogate": nan, "latent": nan}
 
 
-def distill(teacher: SemiAuxiliaryDGM, student: SemiAuxiliaryDGM, *, method: str = "ours",
-            steps: int = 1000, batch: int = 128, lr: float = 1e-3, lam: float = 0.1,
+def distill(teacher: SemiAuxiliaryDGM, student: SemiAuxiliaryDGM, *, method: str | None = None,
+            steps: int = 1000, batch: int = 128, lr: float = 1e-3, lam: float | None = None,
             generator: torch.Generator | None = None, device: str | torch.device = "cpu",
             loss_fn: LossFn | None = None, inputs: InputSampler | None = None,
             weight_decay: float = 0.0, clip_grad: float | None = None, sync_every: int = 50,
@@ -117,11 +117,13 @@ def distill(teacher: SemiAuxiliaryDGM, student: SemiAuxiliaryDGM, *, method: str
     """Distil ``teacher`` into ``student`` with Adam for ``steps`` steps; return the history.
 
     Each step: ``noise = teacher.sample_noise(batch, generator)`` (moved to ``device``), the
-    loss of ``method`` (or ``loss_fn``) on that shared noise, one Adam step (learning rate
-    ``lr``, ``weight_decay``, optional gradient-norm clipping ``clip_grad``) on the student's
-    parameters, by the one loop :func:`lgm.training.fit.fit`. The teacher is put in eval mode
-    (BatchNorm statistics frozen) and gets no gradient; the student trains in train mode and
-    is left in eval mode. Both are moved to ``device`` ("cpu", "cuda" or "auto").
+    loss of ``method`` with weight ``lam`` (default "ours", 0.1), or ``loss_fn`` (then neither
+    ``method`` nor ``lam`` may be given: they would be ignored), on that shared noise, one Adam
+    step (learning rate ``lr``, ``weight_decay``, optional gradient-norm clipping
+    ``clip_grad``) on the student's parameters, by the one loop :func:`lgm.training.fit.fit`.
+    The teacher is put in eval mode (BatchNorm statistics frozen) and gets no gradient; the
+    student trains in train mode and is left in eval mode. Both are moved to ``device`` ("cpu",
+    "cuda" or "auto").
 
     Losses stay on the device and are read back every ``sync_every`` steps (one host sync per
     chunk): a NaN/inf raises :class:`~lgm.training.fit.TrainingDivergedError` naming the first
@@ -130,8 +132,12 @@ def distill(teacher: SemiAuxiliaryDGM, student: SemiAuxiliaryDGM, *, method: str
     for name, value in (("steps", steps), ("batch", batch), ("sync_every", sync_every)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if loss_fn is not None and (method is not None or lam is not None):
+        raise ValueError("distill: give loss_fn, or method and lam, not both (loss_fn already "
+                         f"fixes its loss; got method={method!r}, lam={lam!r})")
     opt = Optimiser(lr, weight_decay, clip_grad)
-    fn = loss_fn if loss_fn is not None else distillation_loss_fn(method, lam=lam)
+    fn = loss_fn if loss_fn is not None else distillation_loss_fn(
+        method or "ours", lam=0.1 if lam is None else lam)
     dev = resolve_device(device) if isinstance(device, str) else device
     params = _student_parameters(student)
     if isinstance(teacher, torch.nn.Module):
