@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--budget-min", type=float, default=None,
                       help="start no unit whose estimate would exceed this many minutes")
     grid.add_argument("--dry-run", action="store_true", help="print what would run")
+    grid.add_argument("--fresh", action="store_true",
+                      help="discard the checkpoints of the runs it computes (no resume)")
     grid.add_argument("--gpu-fraction", type=float, default=0.25,
                       help="Ray: the share of a GPU one unit asks for")
     harvest = sub.add_parser("harvest", help="the missing paper runs on this CPU, seed by seed, "
@@ -247,10 +249,12 @@ def units_index(units: list[Any], key: str) -> int:
 
 
 def cmd_grid(args: argparse.Namespace) -> int:
+    from lgm.experiments.cache import fresh_checkpoints
     from lgm.experiments.grid import run_grid
 
-    run_grid(args.preset, _pages(args.pages), args.backend, args.budget_min, args.device,
-             args.seeds, args.dry_run, args.gpu_fraction)
+    with fresh_checkpoints(args.fresh):  # Ray workers start from empty caches anyway
+        run_grid(args.preset, _pages(args.pages), args.backend, args.budget_min, args.device,
+                 args.seeds, args.dry_run, args.gpu_fraction)
     return 0
 
 

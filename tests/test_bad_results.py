@@ -281,6 +281,21 @@ def test_a_broken_checkpoint_exits_6_and_fresh_discards_it(data, tmp_path, capsy
     assert len(stored(tmp_path / "cache")) == 1
 
 
+def test_grid_names_a_broken_checkpoint_and_fresh_discards_it(data, tmp_path, capsys):
+    from lgm.experiments.plan import make_plan
+
+    units, _ = make_plan("smoke", ["fig6"])
+    runs = units[0].cfg.runs()
+    path = checkpoint_dir(runs, data_fingerprint(runs[0])) / "last.pt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"half a checkpoint")
+    grid = ["grid", "--preset", "smoke", "--pages", "fig6"]
+    one_line_failure(main(grid), CHECKPOINT, capsys.readouterr().err, str(path), "--fresh")
+    assert stored(tmp_path / "cache") == []
+    assert main([*grid, "--fresh"]) == 0
+    assert len(stored(tmp_path / "cache")) == len(runs)
+
+
 # ------------------------------------------------------------------ command line
 
 
