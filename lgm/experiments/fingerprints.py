@@ -27,13 +27,19 @@ in it, a deterministic computation that
   optimiser steps through the experiment's real training and evaluation functions;
 - returns the numbers that the results depend on (losses, metrics), finite, in under 2 s.
 
-The cache computes it once per process. Stored results of the module stay valid while the
-fingerprint stays equal; when a change of the numbers is intended, the results computed before
-are stale and are recomputed (committed ones must be recomputed and committed again).
+The cache computes it once per process, silently (:func:`silent`: no progress lines, nothing
+on stdout or stderr), so a student's snippet prints only what it asked for. Stored results of
+the module stay valid while the fingerprint stays equal; when a change of the numbers is
+intended, the results computed before are stale and are recomputed (committed ones must be
+recomputed and committed again).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -57,6 +63,22 @@ def _synthetic_tasks(seed: int, n_train: int, num_tasks: int) -> TaskSequence:
             parts.append(x)
         tasks.append(Task(t, f"band{t}", *parts))
     return TaskSequence("fashion", "fingerprint bands", (1, 28, 28), tasks, "in-memory")
+
+
+@contextlib.contextmanager
+def silent() -> Iterator[None]:
+    """A block that prints nothing: progress off (``LGM_PROGRESS=0``) and Python's stdout and
+    stderr captured (then dropped); both restored after. Numbers are unaffected."""
+    before = os.environ.get("LGM_PROGRESS")
+    os.environ["LGM_PROGRESS"] = "0"
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        if before is None:
+            os.environ.pop("LGM_PROGRESS", None)
+        else:
+            os.environ["LGM_PROGRESS"] = before
 
 
 def _run_floats(result: dict[str, Any]) -> list[float]:
@@ -83,16 +105,17 @@ def lifelong_fingerprint() -> list[float]:
     previous_dtype, previous_threads = torch.get_default_dtype(), torch.get_num_threads()
     torch.set_default_dtype(torch.float64)
     torch.set_num_threads(1)
+    values: list[float] = []
     try:
-        values: list[float] = []
-        for i, (method, arch, batch, num_tasks) in enumerate(runs):
-            cfg = RunConfig(experiment="fashion", method=method, seed=i, preset="custom",
-                            arch=arch, num_tasks=num_tasks, continuous=2,
-                            batch_size=batch, max_epochs=1, min_epochs=1, patience=1,
-                            fisher_samples=batch, frechet_samples=2, classifier_epochs=0,
-                            tau_rate=0.1, ewc_gamma=10.0, info_gain_weight=0.5)
-            result = run_stack([cfg], tasks=[_synthetic_tasks(i, 2 * batch, num_tasks)])[0]
-            values += _run_floats(result)
+        with silent():
+            for i, (method, arch, batch, num_tasks) in enumerate(runs):
+                cfg = RunConfig(experiment="fashion", method=method, seed=i, preset="custom",
+                                arch=arch, num_tasks=num_tasks, continuous=2,
+                                batch_size=batch, max_epochs=1, min_epochs=1, patience=1,
+                                fisher_samples=batch, frechet_samples=2, classifier_epochs=0,
+                                tau_rate=0.1, ewc_gamma=10.0, info_gain_weight=0.5)
+                result = run_stack([cfg], tasks=[_synthetic_tasks(i, 2 * batch, num_tasks)])[0]
+                values += _run_floats(result)
         return values
     finally:
         torch.set_default_dtype(previous_dtype)

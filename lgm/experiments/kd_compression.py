@@ -46,7 +46,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_
 from torch import Tensor
 
 from lgm.data.images import IMAGE_DATASETS, ImageData, image_size_of, load_images
-from lgm.device import cpu_threads, resolve_device
+from lgm.device import cpu_threads, resolve_device, thread_count
 from lgm.experiments.cache import cached_call
 from lgm.experiments.spec import Experiment, ExperimentConfig, Preset, make_config
 from lgm.metrics.classifier import load_or_train_classifier
@@ -209,7 +209,7 @@ def train_teacher(cfg: KDCompressionConfig) -> tuple[LadderVAE, dict[str, Any]]:
                 "final_neg_elbo": float(losses[-max(1, len(losses) // 10):].mean()),
                 "arrays": {"loss": losses, **state_arrays(model)}}
 
-    with cpu_threads(1, resolve_device(cfg.device)):
+    with cpu_threads(thread_count(), resolve_device(cfg.device)):
         record = cached_call(GROUP, f"teacher-{cfg.dataset}", teacher_params(cfg), compute)
     model = new_model(cfg, cfg.teacher_width, cfg.teacher_seed)
     load_state_arrays(model, record["arrays"])
@@ -291,7 +291,7 @@ def teacher_evaluation(cfg: KDCompressionConfig) -> dict[str, Any]:
                 "arrays": {"samples": grid}}
 
     params = {"teacher": teacher_params(cfg), "eval": eval_params(cfg)}
-    with cpu_threads(1, resolve_device(cfg.device)):
+    with cpu_threads(thread_count(), resolve_device(cfg.device)):
         return cached_call(GROUP, f"teacher-eval-{cfg.dataset}", params, compute)
 
 
@@ -344,7 +344,7 @@ def student_result(cfg: KDCompressionConfig, width: int, method: str, lam: float
                 "metrics": metrics, "arrays": {"samples": grid, "loss": losses}}
 
     params = student_params(cfg, width, method, lam, seed)
-    with cpu_threads(1, resolve_device(cfg.device)):
+    with cpu_threads(thread_count(), resolve_device(cfg.device)):
         return cached_call(GROUP, f"student-{cfg.dataset}-{method}-w{width}-s{seed}", params,
                            compute)
 

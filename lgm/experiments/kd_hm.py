@@ -51,7 +51,7 @@ from pydantic import Field, PositiveInt
 from torch import Tensor
 
 from lgm.data.faithful import load_faithful, unstandardise
-from lgm.device import cpu_threads, resolve_device
+from lgm.device import cpu_threads, resolve_device, thread_count
 from lgm.experiments.cache import cached_call
 from lgm.experiments.spec import Experiment, ExperimentConfig, Preset, make_config
 from lgm.losses.distillation import latent_loss, surrogate_loss
@@ -192,7 +192,7 @@ def compute_kd_hm(cfg: KDHMConfig, seed: int) -> dict[str, Any]:
     data = faithful.standardised.to(device)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    with cpu_threads(1):  # tiny MLPs: one thread is fastest and leaves the others alone
+    with cpu_threads(thread_count()):  # tiny MLPs: the thread rule (lgm/device.py)
         teacher = HelmholtzMachine(cfg.teacher_hidden, cfg.y_std).to(device)
         teacher_loss = wake_sleep(teacher, data, steps=cfg.teacher_steps, lr=cfg.lr,
                                   weight_decay=cfg.weight_decay, generator=generator,

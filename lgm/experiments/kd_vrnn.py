@@ -60,7 +60,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 from torch import Tensor
 
 from lgm.data.strokes import StrokeBatch, StrokeData, load_strokes, stroke_features
-from lgm.device import cpu_threads, resolve_device
+from lgm.device import cpu_threads, resolve_device, thread_count
 from lgm.experiments.cache import cached_call
 from lgm.experiments.spec import Experiment, ExperimentConfig, Preset, make_config
 from lgm.losses.distillation import (
@@ -291,7 +291,7 @@ def compute_kd_vrnn(cfg: KDVRNNConfig, seed: int) -> dict[str, Any]:
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     arrays: dict[str, np.ndarray] = {}
-    with cpu_threads(1):  # a step-by-step RNN of small layers: one thread is fastest
+    with cpu_threads(thread_count()):  # step-by-step RNN: the thread rule (lgm/device.py)
         with timed(seconds, "teacher"):
             teacher, arrays["loss_teacher"] = train_teacher(cfg, data, generator, device)
         models = {"teacher": teacher}

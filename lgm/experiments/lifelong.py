@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from lgm.data.tasks import TaskSequence, make_tasks
-from lgm.device import resolve_device
+from lgm.device import resolve_device, rule_threads
 from lgm.experiments.config import RunConfig
 from lgm.experiments.spec import check_may_train
 from lgm.losses.ewc import diagonal_fisher
@@ -254,14 +254,15 @@ def run_experiments(cfgs: Sequence[RunConfig], *, resume: bool = True,
     check_may_train(f"the {cfgs[0].experiment} {cfgs[0].method} run at preset "
                     f"{cfgs[0].preset}, seeds {[c.seed for c in cfgs]}")
     device = resolve_device(cfgs[0].device)
-    tasks = [load_tasks(c, device) for c in cfgs]
-    scorers: list[FrechetScorer | None] = []
-    for c, ts in zip(cfgs, tasks, strict=True):
-        key = f"{c.experiment}-{c.preset}-s{c.seed}"
-        scorers.append(build_scorer(ts, key=key, epochs=c.classifier_epochs, device=device)
-                       if c.classifier_epochs > 0 else None)
-    results = run_stack(cfgs, tasks=tasks, scorers=scorers, checkpoint_dir=checkpoint_dir,
-                        resume=resume)
+    with rule_threads():  # LGM_THREADS torch threads, one by default (lgm/device.py)
+        tasks = [load_tasks(c, device) for c in cfgs]
+        scorers: list[FrechetScorer | None] = []
+        for c, ts in zip(cfgs, tasks, strict=True):
+            key = f"{c.experiment}-{c.preset}-s{c.seed}"
+            scorers.append(build_scorer(ts, key=key, epochs=c.classifier_epochs, device=device)
+                           if c.classifier_epochs > 0 else None)
+        results = run_stack(cfgs, tasks=tasks, scorers=scorers, checkpoint_dir=checkpoint_dir,
+                            resume=resume)
     for c, result in zip(cfgs, results, strict=True):
         if c.classifier_epochs > 0:
             result["frechet_extractor"] = (f"FeatureClassifier trained {c.classifier_epochs} "
