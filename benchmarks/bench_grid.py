@@ -1,4 +1,4 @@
-"""The grid timing mode (issue 13): wall time of the plan's grid against its parts run alone.
+"""The grid timing mode: wall time of the plan's grid against its parts run alone.
 
 1. ``python -m lgm grid --preset P [--pages ...] --device D`` into a private, empty cache
    (``LGM_CACHE``): the wall time of the whole process, and each unit's time from the

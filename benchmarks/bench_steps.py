@@ -1,5 +1,5 @@
 """Step rates of the conv lifelong step, the ladder VAE (KD Table 1) and the VRNN (KD app. G),
-each against a plain PyTorch loop of the same model, measured in the same run (issue 13).
+each against a plain PyTorch loop of the same model, measured in the same run.
 
 Rows (samples/s: images or sequences per second, all stacked seeds together):
 

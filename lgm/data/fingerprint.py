@@ -1,7 +1,7 @@
 """Fingerprints of data files: which files a result was computed from, and their contents.
 
 A result is only as good as the data it read, so the result cache keys results on the data
-too (issue 14): the size and sha256 of every file actually read. Hashing the ~30 MB of
+too: the size and sha256 of every file actually read. Hashing the ~30 MB of
 Fashion-MNIST takes a fraction of a second, and is done once per file: hashes are remembered
 in memory and in ``<cache root>/data-hashes.json``, keyed by the file's absolute path, size
 and modification time, so an edited (or replaced) file is hashed again.

@@ -18,7 +18,7 @@ from lgm.report.tables import band, series
 METHOD_STYLE = {"lifelong": ("C0", "-"), "ewc": ("C3", "-"), "vanilla": ("C2", "--"),
                 "full": ("0.3", ":"), "upto": ("C1", ":")}
 DPI = 150
-#: The widest a book figure may be, in inches (issue 15). A figure fills the book's text
+#: The widest a book figure may be, in inches. A figure fills the book's text
 #: column, 772 px wide in a 1400 px window, so ``pt``-point text shows as
 #: ``pt * 772 / (72 * width)`` px: at 11.5 in, matplotlib's default 10 pt shows 9.3 px, above
 #: the 9 px that ``tests/test_book_browser.py`` asks for.

@@ -274,7 +274,7 @@ class Page:
 
 #: Type sizes (points) of the book's figures. A figure is at most
 #: :data:`lgm.report.figures.MAX_WIDTH` (11.5 in) wide and fills the 772 px text column, so
-#: its 11-14 pt text shows at 10-13 px (at least 9 px, issue 15).
+#: its 11-14 pt text shows at 10-13 px (at least 9 px).
 FIGURE_FONTS = {"font.size": 13, "axes.titlesize": 13, "axes.labelsize": 13,
                 "legend.fontsize": 11, "xtick.labelsize": 11, "ytick.labelsize": 11,
                 "figure.titlesize": 14}

@@ -1,4 +1,4 @@
-"""An offline slider over a precomputed sweep (issue 15, "Course material").
+"""An offline slider over a precomputed sweep, for course material.
 
 A reader moves an ``<input type="range">`` over the values of one parameter and sees, for
 each value, a line chart (inline SVG) and a small table of numbers. Everything is in the
