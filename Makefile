@@ -153,3 +153,11 @@ harvest: $(STAMP)
 
 clean:
 	rm -rf _build build book/notebooks
+
+# Every exercise of the book as a student runs it (a fresh process, an empty cache, the quick
+# preset), its outcome checked against its solution; the measured times (cold and warm, wall
+# and CPU, threads, machine) go to lgm/report/exercise_times.json, which the pages show.
+#   make exercises [ONLY=fig3.3,kd_hm.1] [BACKGROUND=fig3.3] [PAGES=kd_hm,fig1b]
+.PHONY: exercises
+exercises: $(STAMP)
+	$(PY) scripts/run_exercises.py $(if $(ONLY),--only $(ONLY)) $(if $(BACKGROUND),--background $(BACKGROUND)) $(if $(PAGES),--pages $(PAGES))

@@ -104,47 +104,15 @@ page.show_claims()
 # %% [markdown]
 # ## Exercises
 #
-# ````{admonition} Exercise 1: the replay proportion
-# :class: tip
-# At distribution $i$ the student's minibatch mixes real data of distribution $i$ with the
-# teacher's samples of distributions $1..i-1$. What fraction of a batch of 64 is replay at
-# the second, fifth and tenth distribution? Guess first, then ask the library (seconds on a
-# CPU):
-#
-# ```python
-# from lgm.training.replay import replay_count
-# print([replay_count(64, k) for k in range(10)])   # k = distributions the teacher has seen
-# ```
-#
-# Why does a likelihood regulariser on the replayed images (the with-LL variant) weigh more
-# and more as distributions accumulate?
-#
-# ```{admonition} Solution
-# :class: dropdown
-# The replayed fraction is $\pi = k/(k+1)$ after $k$ distributions (section 4, algorithm 1):
-# `[0, 32, 42, 48, 51, 53, 54, 56, 56, 57]` rows of 64, i.e. 50 % at the second
-# distribution, 80 % at the fifth, 89 % at the tenth. The with-LL term asks the student to
-# reconstruct the *teacher's* samples pixel for pixel, so its share of the loss grows with
-# $\pi$: late in the sequence the student spends most of its batch copying the teacher's
-# (blurred) replay rather than fitting real data, which is the mechanism behind appendix
-# 7.3's finding that with-LL is worse on both the ELBO and the Fréchet distance.
-# ```
-# ````
-#
-# ````{admonition} Exercise 2: a weight of zero
-# :class: tip
-# What does this page compute when you set `ll_weight = 0.0` in its parameters cell, and how
-# long does it take to rerun?
-#
-# ```{admonition} Solution
-# :class: dropdown
-# With weight 0 the with-LL configuration is field for field the without-LL one (the
-# likelihood weight is 0.0 by default), so both labels get the *same* cached result: the
-# curves coincide, every difference in the table is exactly 0, and the rerun trains nothing
-# (seconds, all cache hits). The result cache keys a run by all of its settings, not by the
-# label a page gives it.
-# ```
-# ````
+# Paste a snippet into a Python session started in the repository root (or save it as a file
+# and run it with `.venv/bin/python`). Under each snippet: its time as `make exercises`
+# measured it, in a fresh Python process from an empty cache, on the library's default of one
+# torch thread (`LGM_THREADS`), and whether its outcome matched the solution.
+
+# %% tags=["hide-input"]
+from lgm.report.exercises import show_exercises
+
+show_exercises("app73")
 
 # %%
 # provenance (data paths relative to the data root), the rerun box, the verdicts recorded

@@ -192,52 +192,15 @@ display(Markdown("\n".join(f"- {n}" for n in notes) + "\n\nThe model is trained 
 # %% [markdown]
 # ## Exercises
 #
-# ````{admonition} Exercise 1: fewer codes than digits
-# :class: tip
-# Train the discrete + continuous model with $J = 5$ codes instead of 10 (everything else
-# as on this page, quick preset; measured 38 s of CPU time, 86 s of wall time on a 2-core
-# machine shared with other jobs) and rerun the measures:
-#
-# ```python
-# from lgm.experiments import make_config
-# from lgm.experiments.cache import cached_run
-# from lgm.report import latent
-# r = cached_run(make_config("quick", experiment="mnist", method="full", seed=0,
-#                            continuous=2, discrete=5, classifier_epochs=0, visuals=8,
-#                            max_per_task=200, device="cpu"))
-# print(latent.code_purity(r, 5))
-# print(latent.prior_measures(*latent.posterior(r), 5, seed=0))
-# ```
-#
-# What do you expect for the codes' purity and for the fraction of mixed prior draws?
-#
-# ```{admonition} Solution
-# :class: dropdown
-# Fewer codes make both worse: with five codes for ten digits each code must hold about two
-# digits. Measured at the quick preset (seed 0): a code's majority digit covers 35 % of the
-# images with $J = 5$ against 46 % with $J = 10$, and the fraction of mixed prior draws is
-# 79 % with $J = 5$, between the standard VAE's 94 % ($J = 1$) and 71 % with $J = 10$. Inside
-# a code, $z_c \sim \mathcal N(0, I)$ lands between the clusters of the digits that share it,
-# so the remedy of section 4.2 needs at least as many codes as distributions, which is why
-# the lifelong model grows its categorical by one code per distribution. (At this budget
-# even ten codes are far from one digit each: the trend, not the level, is the lesson.)
-# ```
-# ````
-#
-# ````{admonition} Exercise 2: where does the prior mass go?
-# :class: tip
-# In the shares figure, find the digit with the smallest share for the standard VAE, and
-# look for it in the first scatter plot. Where does its cluster lie relative to the 1σ
-# circle? (No computation needed.)
-#
-# ```{admonition} Solution
-# :class: dropdown
-# The undersampled digits are those whose posterior means lie far from the origin (often
-# outside the 2σ circle) or in a thin strip: the prior $\mathcal N(0, I)$ puts little mass
-# there, so a teacher that replays by sampling the prior rarely generates them, and a
-# student trained on its replay forgets them first (shortcoming 2).
-# ```
-# ````
+# Paste a snippet into a Python session started in the repository root (or save it as a file
+# and run it with `.venv/bin/python`). Under each snippet: its time as `make exercises`
+# measured it, in a fresh Python process from an empty cache, on the library's default of one
+# torch thread (`LGM_THREADS`), and whether its outcome matched the solution.
+
+# %% tags=["hide-input"]
+from lgm.report.exercises import show_exercises
+
+show_exercises("fig1b")
 
 # %%
 # provenance (data paths relative to the data root), the rerun box, the verdicts recorded

@@ -186,92 +186,15 @@ display(Markdown(stopping_table(results, max_epochs)))
 # %% [markdown]
 # ## Exercises
 #
-# Each exercise trains the lifelong model alone on the first three distributions, with 200
-# images per distribution and a small Fréchet evaluation (one seed), on a laptop CPU.
-#
-# ````{admonition} Exercise 1: switch the consistency regulariser off
-# :class: tip
-# The consistency term of eq. 6 asks the student's posterior over $z_d$ on replayed data to
-# match the teacher's. Train with it switched off and compare with the default:
-#
-# ```python
-# from lgm.experiments import make_config
-# from lgm.experiments.cache import cached_run
-# small = dict(num_tasks=3, max_per_task=200, classifier_epochs=1, frechet_samples=200)
-# for extra in ({}, {"consistency_weight": 0.0}):
-#     r = cached_run(make_config("quick", experiment="fashion", method="lifelong", seed=0,
-#                                device="cpu", **small, **extra))
-#     print(extra, [round(t["neg_elbo"], 1) for t in r["tasks"]],
-#           [round(t["log_frechet"], 2) for t in r["tasks"]],
-#           [t.get("consistency") for t in r["tasks"]])
-# ```
-#
-# `consistency` is the share of the past distributions' test images on which the student's
-# most probable code agrees with its teacher's. Measured: 32 s and 35 s of CPU time per run
-# (2 threads; 118 s and 143 s of wall time on a 2-core machine shared with other jobs). What
-# changes: the −ELBO, the log-Fréchet distance, or the codes?
-#
-# ```{admonition} Solution
-# :class: dropdown
-# At this budget the −ELBO and the log-Fréchet distance hardly move (seed 0, after the third
-# distribution: 336.3 vs 337.7 nats, log-Fréchet 1.70 vs 1.72), but the agreement of the
-# student's codes with the teacher's on the old test images falls from 80 % to 22 % (after
-# the second distribution: 83 % vs 75 %). What is forgotten without the consistency term is
-# not how to draw the old distributions but *which code stands for which*: the student
-# reassigns old images to other codes, so fixing $z_d$ no longer selects one distribution,
-# which is the property the lifelong model's replay and Fig. 6 rely on.
-# ```
-# ````
-#
-# ````{admonition} Exercise 2: $\lambda = 0$
-# :class: tip
-# Set the information-gain weight of eq. 6 to zero (`info_gain_weight=0.0`, the paper's
-# $\lambda = 0.01$) in the snippet above (24 s of CPU time). Does the model forget more?
-#
-# ```{admonition} Solution
-# :class: dropdown
-# No: at this budget $\lambda = 0$ and $\lambda = 0.01$ give the same numbers to 0.1 nats
-# (seed 0, after the third distribution: −ELBO 337.7, log-Fréchet 1.72, code agreement
-# 80 % in both). The information-gain term is a small correction at the paper's weight;
-# what keeps the codes' meaning is the replay with the consistency term (exercise 1).
-# Appendix 7.6 (page app76) sweeps $\lambda$ up to 1.
-# ```
-# ````
-#
-# ````{admonition} Exercise 3: why EWC has the lower −ELBO at the quick budget
-# :class: tip
-# At the quick preset EWC ends with a lower −ELBO than the lifelong model, the reverse of the
-# paper-preset runs. Is it EWC's penalty, or something else that differs between the two?
-# Switch off what sets them apart, one thing at a time, on the first five distributions
-# (6 to 15 s of CPU time per run, one thread):
-#
-# ```python
-# from lgm.experiments import make_config
-# from lgm.experiments.cache import cached_run
-# variants = {"lifelong": dict(method="lifelong"),
-#             "lifelong, no regularisers": dict(method="lifelong", consistency_weight=0.0,
-#                                              info_gain_weight=0.0),
-#             "lifelong, ten codes from the start": dict(method="lifelong", discrete=10),
-#             "ewc": dict(method="ewc"),
-#             "ewc, gamma = 0": dict(method="ewc", ewc_gamma=0.0)}
-# for name, v in variants.items():
-#     r = cached_run(make_config("quick", experiment="fashion", seed=0, device="cpu",
-#                                num_tasks=5, **v))
-#     print(name, [round(t["neg_elbo"]) for t in r["tasks"]],
-#           [round(t["log_frechet"], 2) for t in r["tasks"]])
-# ```
-#
-# ```{admonition} Solution
-# :class: dropdown
-# Neither the penalty nor the regularisers (seed 0, after the fifth distribution): EWC 285
-# nats, EWC with $\gamma = 0$ still 291; lifelong 304, without its two regularisers 302, with
-# ten codes from the start 304. What remains is the architecture: appendix 7.4.1 gives EWC no
-# BatchNorm, and at 48 Adam steps per distribution the dense VAE without it fits faster. The
-# log-Fréchet distance goes the other way already at this budget (lifelong 4.96, EWC 5.04).
-# At the paper preset, with about 200 epochs per distribution, the lifelong model's −ELBO is
-# the lower one (257 against 267 nats after ten distributions), as the paper reports.
-# ```
-# ````
+# Paste a snippet into a Python session started in the repository root (or save it as a file
+# and run it with `.venv/bin/python`). Under each snippet: its time as `make exercises`
+# measured it, in a fresh Python process from an empty cache, on the library's default of one
+# torch thread (`LGM_THREADS`), and whether its outcome matched the solution.
+
+# %% tags=["hide-input"]
+from lgm.report.exercises import show_exercises
+
+show_exercises("fig3")
 
 # %%
 # provenance (data paths relative to the data root), the rerun box, the verdicts recorded

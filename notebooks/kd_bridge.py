@@ -107,39 +107,15 @@ page.show_claims(observation)
 # %% [markdown]
 # ## Exercises
 #
-# ````{admonition} Exercise 1: the padding mass of a grown categorical
-# :class: tip
-# The lifelong student has one code more than its teacher. To compare them the teacher's
-# posterior is padded: its probabilities are scaled by $1 - m$ and the new code gets the
-# pad mass $m$ (`pad_mass`, $10^{-4}$ by default). A teacher posterior $(0.5, 0.3, 0.2)$ and a
-# student that puts $0.1$ on the new code, $(0.45, 0.27, 0.18, 0.10)$: compute both directions
-# of the KL for $m = 10^{-4}$ and $m = 10^{-2}$ (seconds on a CPU):
-#
-# ```python
-# import torch
-# from lgm.experiments.kd_bridge import reference_kl
-# t = torch.tensor([[0.5, 0.3, 0.2]], dtype=torch.float64).log()
-# s = torch.tensor([[0.45, 0.27, 0.18, 0.10]], dtype=torch.float64).log()
-# for m in (1e-4, 1e-2):
-#     print(m, [float(reference_kl(s, t, d, pad_mass=m)) for d in ("reverse", "forward")])
-# ```
-#
-# Which direction depends strongly on $m$, and what does that mean for a student that starts
-# to use its new code on *replayed* (old) data?
-#
-# ```{admonition} Solution
-# :class: dropdown
-# Reverse (the lifelong paper's KL(student ‖ teacher)): 0.596 nats at $m = 10^{-4}$, 0.145 at
-# $m = 10^{-2}$; forward: 0.105 and 0.071. The reverse KL contains
-# $0.1 \log(0.1 / m)$ for the new code, which grows without bound as $m \to 0$ (0.69 nats
-# at $10^{-4}$), while the forward KL only sees $m \log(m / 0.1) \approx 0$ there and the
-# rescaling $\log(1/0.9)$ of the old codes. So with the reverse direction and a tiny pad
-# mass, the consistency term strongly forbids the student to assign replayed (old) images to
-# the new code, keeping the new code for the new distribution; the forward direction barely
-# cares. The pad mass is a reading of ours (the paper does not give it); it sets how hard
-# that constraint is.
-# ```
-# ````
+# Paste a snippet into a Python session started in the repository root (or save it as a file
+# and run it with `.venv/bin/python`). Under each snippet: its time as `make exercises`
+# measured it, in a fresh Python process from an empty cache, on the library's default of one
+# torch thread (`LGM_THREADS`), and whether its outcome matched the solution.
+
+# %% tags=["hide-input"]
+from lgm.report.exercises import show_exercises
+
+show_exercises("kd_bridge")
 
 # %%
 # provenance (data paths relative to the data root), the rerun box, the verdicts recorded

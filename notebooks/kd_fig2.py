@@ -237,38 +237,15 @@ display(Markdown(page.closing_numbers()))
 # %% [markdown]
 # ## Exercises
 #
-# ````{admonition} Exercise 1: how good is the paper's estimator here?
-# :class: tip
-# Take the teacher of depth $L = 1$ and a "student" that is the same chain with noise std 0.11
-# instead of 0.1 (`GaussianChainTeacher(1, std=0.11)` in `lgm.models.chains`). Compute the
-# exact output KL with `lgm.metrics.chain_kl` (`propagate`, `law_kl`, `chain_conditional`,
-# `uniform_root(-1, 1)`, `uniform_grid(-2, 2, 0.0125)`) and the paper's estimate with
-# `density_ratio_kl` on 20000 samples of each. (Seconds on a laptop.)
-#
-# ```{admonition} Solution
-# :class: dropdown
-# The per-layer error is $\log 1.1 + 1/(2 \cdot 1.21) - 1/2 \approx 0.0085$ nats, but the output
-# KL is only about 0.00045: $y$ is a mixture over $z_1 \sim U[-1, 1]$, whose spread hides most
-# of the change in the noise. The estimate from 20000 samples reads about $0.00003 \pm 0.0002$:
-# consistent with the exact value, and unable to tell it from zero. Most exact values on this
-# page are of this size or smaller.
-# ```
-# ````
-#
-# ````{admonition} Exercise 2: a weaker student
-# :class: tip
-# Run `run_toy(toy_config("quick", "gaussian", student="mlp", hidden=3, layers=(1, 5, 10)))`
-# (about a minute on a laptop CPU) and compare its exact KLs with the literal reading's.
-#
-# ```{admonition} Solution
-# :class: dropdown
-# A 3-unit plain MLP cannot represent $\mu$ and the std well, so both methods' KLs are tens of
-# times the literal reading's. On our CPU (300 steps, seed 0) ours read 0.013, 0.039, 0.11 and
-# local 0.013, 0.074, 0.27 at $L = 1, 5, 10$: ours below local and local growing, the
-# figure's shape; the `mlp3` row of the readings table shows what happens further down the
-# chain (both grow fast beyond $L = 10$, ours no lower at $L = 20$).
-# ```
-# ````
+# Paste a snippet into a Python session started in the repository root (or save it as a file
+# and run it with `.venv/bin/python`). Under each snippet: its time as `make exercises`
+# measured it, in a fresh Python process from an empty cache, on the library's default of one
+# torch thread (`LGM_THREADS`), and whether its outcome matched the solution.
+
+# %% tags=["hide-input"]
+from lgm.report.exercises import show_exercises
+
+show_exercises("kd_fig2")
 
 # %% [markdown]
 # ## Provenance

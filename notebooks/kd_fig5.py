@@ -224,36 +224,15 @@ display(Markdown(page.closing_numbers()))
 # %% [markdown]
 # ## Exercises
 #
-# ````{admonition} Exercise 1: how fast does the literal chain die?
-# :class: tip
-# With `propagate("binomial", chain_conditional(BinomialChainTeacher(20).double()), [1] * 20,
-# uniform_root(0.0, 1.0, 256), None, 1000)` (from `lgm.metrics.chain_kl` and
-# `lgm.models.chains`), compute the exact $P(y = 0)$ and $\mathbb{E}[y \mid y > 0]$ at
-# $L = 1, 5, 20$. (Seconds on a laptop.)
-#
-# ```{admonition} Solution
-# :class: dropdown
-# $P(y = 0)$ = 0.632, 0.859, 0.955 and $\mathbb{E}[y \mid y > 0]$ = 1.36, 3.54, 11.2, while
-# $\mathbb{E}\,y = 0.5$ at every depth: a critical branching process. Nearly all of the
-# output law's mass sits at 0, so a student gets most of it right by keeping chains dead; the
-# KL is decided by the rare survivors.
-# ```
-# ````
-#
-# ````{admonition} Exercise 2: a weak student
-# :class: tip
-# Run `run_toy(toy_config("quick", "binomial", student="mlp", hidden=8, layers=(1, 5, 10)))`
-# (under a minute on a laptop CPU): a plain 8-unit MLP on $\log(1 + z)$, with no skip
-# connection of the teacher's form. Compare its exact KLs with the literal reading's.
-#
-# ```{admonition} Solution
-# :class: dropdown
-# Both methods' KLs jump from below $10^{-4}$ to nats: on our CPU (300 steps, seed 0) ours read
-# 0.83, 3.7, 3.0 and local 0.83, 1.24, 2.7 at $L = 1, 5, 10$. Local now accumulates error, as
-# in the figure, but ours is no better: the `mlp8` row of the readings table says the same at
-# $L = 20$ (2.6 vs 2.7).
-# ```
-# ````
+# Paste a snippet into a Python session started in the repository root (or save it as a file
+# and run it with `.venv/bin/python`). Under each snippet: its time as `make exercises`
+# measured it, in a fresh Python process from an empty cache, on the library's default of one
+# torch thread (`LGM_THREADS`), and whether its outcome matched the solution.
+
+# %% tags=["hide-input"]
+from lgm.report.exercises import show_exercises
+
+show_exercises("kd_fig5")
 
 # %% [markdown]
 # ## Provenance

@@ -152,30 +152,15 @@ page.show_claims(observation)
 # %% [markdown]
 # ## Exercises
 #
-# ````{admonition} Exercise 1: distil without the latent loss
-# :class: tip
-# Eq. 7 is $\mathcal L_{sd} + \lambda \mathcal L_{latent}$. The last claim above says that
-# $\mathcal L_{sd}$ alone sends no gradient to the binary latent layers. Distil the student
-# with $\lambda = 0$ and compare its KL to the teacher with $\lambda = 1$ (quick preset,
-# one seed, ours only; measured 106 s for $\lambda = 1$, teacher included, and 78 s for
-# $\lambda = 0$ on 2 CPU cores shared with other jobs):
-#
-# ```python
-# from lgm.experiments.kd_hm import kd_hm_config, run_kd_hm
-# for lam in (1.0, 0.0):
-#     r = run_kd_hm(kd_hm_config("quick", seed=0, lam=lam, methods=("ours",)))
-#     print(lam, round(r["metrics"]["ours"]["kl_teacher"], 3))
-# ```
-#
-# ```{admonition} Solution
-# :class: dropdown
-# With $\lambda = 1$ the student is as good as the teacher (KL(T ‖ ours) = 0.021 nats at
-# the quick preset, seed 0); with $\lambda = 0$ it is not (1.83 nats): $\mathcal L_{sd}$
-# trains the output conditionals at the student's own latent samples, but the binary latents
-# are sampled, so no gradient reaches the latent conditionals and they stay at their random
-# initialisation. The latent term of eq. 6 is what teaches the student's hidden layers.
-# ```
-# ````
+# Paste a snippet into a Python session started in the repository root (or save it as a file
+# and run it with `.venv/bin/python`). Under each snippet: its time as `make exercises`
+# measured it, in a fresh Python process from an empty cache, on the library's default of one
+# torch thread (`LGM_THREADS`), and whether its outcome matched the solution.
+
+# %% tags=["hide-input"]
+from lgm.report.exercises import show_exercises
+
+show_exercises("kd_hm")
 
 # %%
 # provenance (data paths relative to the data root), the rerun box, the verdicts recorded

@@ -166,36 +166,15 @@ page.show_claims(teachers)
 # %% [markdown]
 # ## Exercises
 #
-# ````{admonition} Exercise 1: a student as wide as its teacher
-# :class: tip
-# Distil a student of the teacher's own width (quick preset: 16) instead of 4, one seed
-# (measured: 94 s of one CPU thread for its three students with the teacher cached):
-#
-# ```python
-# from lgm.experiments.kd_compression import kd_compression_config, metric_values, run_table1
-# res = run_table1(kd_compression_config("quick", seeds=(0,), student_widths=(16,)))
-# for (w, m), runs in res["students"].items():
-#     print(m, w, [round(float(metric_values(runs, against, k).mean()), 3)
-#                  for against in ("teacher", "data") for k in ("fid", "emd", "mmd", "1nn")])
-# ```
-#
-# Before running it: should ours' lead over local distillation and over the scratch student
-# grow or shrink, and why?
-#
-# ```{admonition} Solution
-# :class: dropdown
-# It shrinks. At width 4 ours is far ahead on every column (seed 0: FID-T 2.33 against 23.06
-# for local and 11.17 for scratch; FID against the data 12.52, 30.57, 20.14). At width 16
-# ours still beats local on all four "-T" columns (FID-T 3.78 against 7.62), but the scratch
-# student of the teacher's own width catches up: FID-T 3.71 against 3.78, and closer to the
-# data (FID 12.08 against 13.22). A student with the teacher's capacity, trained on the data
-# for as many steps, learns as good a model as the teacher; what distillation adds is most
-# visible when the student is too small to find that model alone. Local distillation stays
-# behind at both widths: it fits each conditional at the teacher's samples, and its errors
-# add up along the ladder when the student runs on its own samples, which eq. 4's paths on
-# shared noise avoid.
-# ```
-# ````
+# Paste a snippet into a Python session started in the repository root (or save it as a file
+# and run it with `.venv/bin/python`). Under each snippet: its time as `make exercises`
+# measured it, in a fresh Python process from an empty cache, on the library's default of one
+# torch thread (`LGM_THREADS`), and whether its outcome matched the solution.
+
+# %% tags=["hide-input"]
+from lgm.report.exercises import show_exercises
+
+show_exercises("kd_table1")
 
 # %%
 page.end(kd_table1.all_results(tables))
