@@ -17,22 +17,35 @@ from tqdm import tqdm
 
 
 class LogLines:
-    """The log form of a bar: iterates like tqdm and prints ``desc: i/total (s)`` per unit."""
+    """The log form of a bar: iterates like tqdm and prints, per finished unit, ``desc:
+    i/total done (elapsed s; this one s; about s left)``; what is left is the mean time of the
+    units done here times the units to go."""
 
     def __init__(self, iterable: Iterable[Any], desc: str = "", total: int | None = None,
                  initial: int = 0, quiet: bool = False) -> None:
         self.iterable, self.desc, self.quiet = iterable, desc, quiet
         self.total = total if total is not None else _length(iterable)
-        self.n, self.start = initial, time.time()
+        self.n, self.initial, self.start = initial, initial, time.time()
+
+    def line(self, now: float, last: float) -> str:
+        """The log line after unit ``self.n`` (finished at ``now``, started at ``last``)."""
+        elapsed = now - self.start
+        text = f"{self.desc}: {self.n}{f'/{self.total}' if self.total else ''} done " \
+               f"({elapsed:.1f} s; this one {now - last:.1f} s"
+        if self.total:
+            left = elapsed / (self.n - self.initial) * (self.total - self.n)
+            text += f"; about {left:.0f} s left"
+        return text + ")"
 
     def __iter__(self) -> Iterator[Any]:
+        last = self.start
         for item in self.iterable:
             yield item
             self.n += 1
+            now = time.time()
             if not self.quiet:
-                of = f"/{self.total}" if self.total is not None else ""
-                print(f"{self.desc}: {self.n}{of} done ({time.time() - self.start:.1f} s)",
-                      file=sys.stderr, flush=True)
+                print(self.line(now, last), file=sys.stderr, flush=True)
+            last = now
 
     def set_postfix(self, *args: Any, **kwargs: Any) -> None:
         """Bars show their postfix; a log line does not."""

@@ -142,3 +142,16 @@ def test_harvest_runs_seed_by_seed_and_then_finds_nothing(smoke_env, monkeypatch
     # a budget smaller than a job's estimate starts nothing
     monkeypatch.setattr(cpu_estimate, "seed_seconds", lambda cfg, classifier=True: 600.0)
     assert harvest.run_harvest(1.0, ["fig6"], preset="smoke", settle=False, dry_run=True) == []
+
+
+def test_a_log_line_per_finished_task_says_what_is_left(capsys, monkeypatch):
+    """In a log, each finished unit prints its time and the mean-rate estimate of what is left
+    (a resumed run counts only the units done since it started)."""
+    from lgm import progress
+
+    clock = iter([100.0, 110.0, 130.0, 160.0])
+    monkeypatch.setattr(progress.time, "time", lambda: next(clock))
+    list(progress.LogLines(range(2), desc="ewc seed 1", total=4, initial=2))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["ewc seed 1: 3/4 done (10.0 s; this one 10.0 s; about 10 s left)",
+                     "ewc seed 1: 4/4 done (30.0 s; this one 20.0 s; about 0 s left)"]
