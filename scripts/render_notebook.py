@@ -39,13 +39,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / "build" / "notebooks"
 OUT_DIR = ROOT / "book" / "notebooks"
-PRESETS = ("smoke", "quick", "paper")
-COMMON = ("preset", "seeds", "device", "data_root")  # validated by ExperimentConfig
+sys.path.insert(0, str(ROOT))
+from lgm.report.parameters import (  # noqa: E402  (the checkout's lgm, as the kernel's)
+    PRESETS,
+    ParameterError,
+    declared_parameters,
+    validate_parameters,
+)
+
 CACHE_LINE = re.compile(r"seed \d+: (hit|computed)\b")
-
-
-class ParameterError(ValueError):
-    """A page parameter is invalid; the message names it."""
 
 
 def _prepend(var: str, value: str) -> None:
@@ -66,11 +68,6 @@ def _count_outputs(nb: Any) -> int:
 
 
 # ----------------------------------------------------------------------------- parameters
-def declared_parameters(source: str) -> list[str]:
-    """Names assigned at the top level of a parameters cell's source."""
-    return re.findall(r"^([A-Za-z_]\w*)\s*=", source, re.MULTILINE)
-
-
 def parse_param(item: str) -> tuple[str, Any]:
     """``NAME=VALUE`` from the command line; VALUE is JSON (``[0, 1]``, ``"cpu"``, ``0.5``),
     or a bare string when it is not JSON."""
@@ -81,31 +78,6 @@ def parse_param(item: str) -> tuple[str, Any]:
         return name, json.loads(raw)
     except json.JSONDecodeError:
         return name, raw
-
-
-def validate_parameters(params: dict[str, Any], declared: list[str], page: str) -> None:
-    """Raise :class:`ParameterError` (one line, naming the parameter) on a bad page parameter."""
-    unknown = sorted(set(params) - set(declared))
-    if unknown:
-        raise ParameterError(f"{page}: unknown parameter(s) {', '.join(unknown)}; "
-                             f"this page declares: {', '.join(declared)}")
-    if "preset" in params and params["preset"] not in PRESETS:
-        raise ParameterError(f"{page}: preset must be one of {', '.join(PRESETS)} "
-                             f"(got {params['preset']!r})")
-    if "seeds" in params and not isinstance(params["seeds"], list):
-        raise ParameterError(f"{page}: seeds must be a list of distinct non-negative ints, "
-                             f"e.g. [0, 1] (got {params['seeds']!r})")
-    common = {k: v for k, v in params.items() if k in COMMON}
-    if not common:
-        return
-    from pydantic import ValidationError
-
-    from lgm.experiments.spec import ExperimentConfig, describe
-
-    try:
-        ExperimentConfig(**common)
-    except ValidationError as err:
-        raise ParameterError(f"{page}: {describe(err)}") from None
 
 
 # ----------------------------------------------------------------------------- the page

@@ -153,3 +153,29 @@ def test_out_under_a_file(tmp_path, capsys):
 
 def test_the_catalogue_is_large_enough():
     assert len(CLI) + len(SEEDS) + len(PAGE) + 4 + 3 >= 30
+
+
+def test_a_page_run_by_papermill_directly_refuses_unknown_or_bad_parameters(monkeypatch):
+    """papermill -p bogus 1 / -p seed '[3]' on a page: the injected cell's names are checked
+    against the page's parameters cell inside the kernel (begin), as the renderer checks them."""
+    from types import SimpleNamespace
+
+    import IPython
+
+    from lgm.report import parameters
+
+    assert parameters.page_parameters("fig3")[:4] == ["preset", "seeds", "device", "data_root"]
+    history = ["", "# Parameters\nbogus = 1\n", "import x"]
+    assert parameters.injected(history, {"bogus": 1}) == {"bogus": 1}
+    for source, ns, culprit in (("# Parameters\nbogus = 1\n", {"bogus": 1}, "bogus"),
+                                ("# Parameters\nseed = [3]\n", {"seed": [3]}, "seed"),
+                                ("# Parameters\nseeds = '[3]'\n", {"seeds": "[3]"}, "seeds"),
+                                ("# Parameters\npreset = 'big'\n", {"preset": "big"}, "preset")):
+        shell = SimpleNamespace(user_ns={"In": ["", source], **ns})
+        monkeypatch.setattr(IPython, "get_ipython", lambda shell=shell: shell)
+        with pytest.raises(parameters.ParameterError, match=culprit):
+            parameters.check_injected("fig3")
+    fine = SimpleNamespace(user_ns={"In": ["", "# Parameters\npreset = 'smoke'\n"],
+                                    "preset": "smoke"})
+    monkeypatch.setattr(IPython, "get_ipython", lambda: fine)
+    parameters.check_injected("fig3")  # a declared, valid parameter passes

@@ -28,6 +28,7 @@ from lgm.report import claims as claims_mod
 from lgm.report.claims import ANCHOR, NOT_YET_RUN, Claim, Kind, status_of
 from lgm.report.figures import download_link, save_figure
 from lgm.report.pages import SUMMARY, info
+from lgm.report.parameters import check_injected
 from lgm.report.runs import (
     Runs,
     failures_markdown,
@@ -292,6 +293,7 @@ def begin(name: str, *, preset: str, seeds: Sequence[int], device: str,
     """Start page ``name``: show its header (preset and caveat, seeds, device) at the top,
     and return the :class:`Page` that records its figures and claims."""
     info(name)  # an unknown page is an error before any compute
+    check_injected(name)  # a page run by papermill directly: its parameters as render checks
     _readable_figures()
     page = Page(name, preset, list(seeds), device, data_root, Path(figure_dir))
     page.figure_dir.mkdir(parents=True, exist_ok=True)
