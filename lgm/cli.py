@@ -277,20 +277,43 @@ def cmd_params() -> int:
     return 0
 
 
-def failure(err: BaseException) -> tuple[str, str]:
-    """(kind, one-line message) of an error the command line reports without a traceback."""
+def project_errors() -> tuple[type[BaseException], ...]:
+    """The errors the command line reports in one line: the project's own (bad input, missing
+    or malformed data, a diverged run, a broken checkpoint, the cache) and the system's (disk,
+    permissions). Anything else is a bug and shows its traceback."""
+    from lgm.data.faithful import FaithfulFormatError
+    from lgm.data.idx import IdxFormatError
+    from lgm.data.strokes import StrokeFormatError
+    from lgm.experiments.spec import TrainingForbiddenError
+    from lgm.report.parameters import ParameterError
+
+    return (ConfigError, argparse.ArgumentTypeError, ParameterError, IdxFormatError,
+            StrokeFormatError, FaithfulFormatError, TrainingForbiddenError, OSError,
+            *diverged_errors(), *checkpoint_errors())
+
+
+def diverged_errors() -> tuple[type[BaseException], ...]:
     from lgm.experiments.bounds import DivergedResultError
     from lgm.experiments.cache import NonFiniteResultError
     from lgm.experiments.kd_toy_engine import ToyDivergedError
-    from lgm.training import CheckpointError, NonFiniteLossError
+    from lgm.training import NonFiniteLossError
     from lgm.training.fit import TrainingDivergedError
 
-    if isinstance(err, ConfigError | argparse.ArgumentTypeError):
-        return "usage", str(err)
-    if isinstance(err, NonFiniteLossError | NonFiniteResultError | TrainingDivergedError
-                  | ToyDivergedError | DivergedResultError):
+    return (NonFiniteLossError, NonFiniteResultError, TrainingDivergedError, ToyDivergedError,
+            DivergedResultError)
+
+
+def checkpoint_errors() -> tuple[type[BaseException], ...]:
+    from lgm.training import CheckpointError
+
+    return (CheckpointError,)
+
+
+def failure(err: BaseException) -> tuple[str, str]:
+    """(kind, one-line message) of one of :func:`project_errors`."""
+    if isinstance(err, diverged_errors()):
         return "diverged", f"{err} (nothing was cached for this run)"
-    if isinstance(err, CheckpointError):
+    if isinstance(err, checkpoint_errors()):
         return "checkpoint", str(err)
     if isinstance(err, CacheError):
         return "storage", str(err)
@@ -316,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "harvest":
             return cmd_harvest(args)
         return cmd_run(args)
-    except (ConfigError, ValueError, TypeError, OSError, RuntimeError, LookupError) as err:
+    except Exception as err:
+        if not isinstance(err, project_errors()):
+            raise  # a bug: its traceback
         kind, message = failure(err)
         print(f"lgm: error: {message}", file=sys.stderr)
         return EXIT_CODES[kind]

@@ -60,3 +60,24 @@ def test_cli_trains_and_writes_a_result(tmp_path, monkeypatch):
     (run,) = result["runs"]
     assert run["config"]["method"] == "vanilla" and len(run["tasks"]) == 2
     assert "frechet" in run["tasks"][0] and run["provenance"]["torch"]
+
+
+def test_a_bug_shows_its_traceback_and_a_project_error_one_line(monkeypatch, capsys):
+    """The command line reports the project's own errors in one line with their exit code; any
+    other exception is a bug and propagates (its traceback), never dressed up as 'usage'."""
+    from lgm import cli
+    from lgm.experiments.spec import ConfigError
+
+    def bug() -> int:
+        raise KeyError("discrete")
+
+    monkeypatch.setattr(cli, "cmd_experiments", bug)
+    with pytest.raises(KeyError, match="discrete"):
+        cli.main(["experiments"])
+
+    def refused() -> int:
+        raise ConfigError("lr must be > 0 (got -1)")
+
+    monkeypatch.setattr(cli, "cmd_experiments", refused)
+    assert cli.main(["experiments"]) == cli.EXIT_CODES["usage"]
+    assert capsys.readouterr().err == "lgm: error: lr must be > 0 (got -1)\n"
