@@ -196,7 +196,8 @@ def test_lead_statement_and_axis_sliders_follow_the_verdicts() -> None:
     for r in readings.values():
         r.update(wall_train_s=500.0, wall_eval_s=100.0, provenance={"device": "cpu (1 threads)"})
     text = lead_statement(readings, ["mlp3"])
-    assert "$2 \\le L \\le 10$ ours beats local under `lam0` and loses under `literal`;" in text
+    assert ("$2 \\le L \\le 10$ ours beats local under `lam0` and loses to local under "
+            "`literal`;") in text
     assert "$L = 20$ ours loses to local under every reading run (`literal`, `lam0`)" in text
     assert text.endswith("Not yet run at paper scale: `mlp3`.")
     table = range_markdown(readings, ["mlp3"])

@@ -202,9 +202,9 @@ def lead_statement(readings: dict[str, dict[str, Any]], missing: list[str]) -> s
                          f"reading run ({_names(beats)})")
         else:
             said = [f"{verb} {_names(labels)}" for verb, labels in (
-                ("ours beats local under", beats), ("loses under", loses),
+                ("beats local under", beats), ("loses to local under", loses),
                 ("is undecided under", open_)) if labels]
-            parts.append(f"at ${tex}$ " + ", ".join(said[:-1])
+            parts.append(f"at ${tex}$ ours " + ", ".join(said[:-1])
                          + (" and " if len(said) > 1 else "") + said[-1])
     text = "; ".join(parts)
     text = text[0].upper() + text[1:] + "."
