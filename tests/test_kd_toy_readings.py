@@ -207,3 +207,18 @@ def test_lead_statement_and_axis_sliders_follow_the_verdicts() -> None:
     assert values == ["λ = 0: eq. 4 alone", "λ = 0.1 (literal)"]
     validate_sweep("λ", values, frames, log_y=True)
     assert frames[0]["numbers"]["verdict at 2 <= L <= 10"] == "ours beats local"
+
+
+def test_evaluation_spread_compares_the_same_local_students_only() -> None:
+    from lgm.report.kd_toy import evaluation_spread
+
+    layers = [1, 2, 10, 20]
+    local = np.tile(np.array([1e-5, 1e-4, 2e-4, 5e-4]), (3, 1))
+    base = _result(local, local, layers)
+    same = _result(local, local * np.array([1.0, 1.0, 1.01, 1.1]), layers)
+    trained = {"loss_local": np.ones((3, 4, 5))}
+    base["arrays"], same["arrays"] = trained, dict(trained)
+    text = evaluation_spread({"literal": base, "lam0": same})
+    assert "1.0% at 2 ≤ L ≤ 10 and 9.1% at L = 20" in text
+    same["arrays"] = {"loss_local": np.zeros((3, 4, 5))}  # other students: nothing to compare
+    assert evaluation_spread({"literal": base, "lam0": same}) == ""
