@@ -111,6 +111,18 @@ def build(cls: type[ExperimentConfig], values: dict[str, Any]) -> ExperimentConf
         raise ConfigError(f"{cls.__name__}: {describe(err)}") from None
 
 
+PAPER_SEEDS = (0, 1, 2, 3, 4)  # the papers' five runs, unless an experiment says otherwise
+
+
+def default_seeds(preset: str, paper_seeds: Sequence[int] = PAPER_SEEDS,
+                  own: Sequence[int] | None = None) -> tuple[int, ...]:
+    """The seed rule when no seeds are given: a page's ``own`` default where it declares one,
+    else the paper's seeds at the paper preset and seed 0 elsewhere."""
+    if own is not None:
+        return tuple(own)
+    return tuple(paper_seeds) if preset == "paper" else (0,)
+
+
 @dataclass(frozen=True)
 class Experiment:
     """One experiment of one paper, runnable by name."""
@@ -122,7 +134,7 @@ class Experiment:
     presets: dict[str, dict[str, Any]]
     run: Callable[[Any], Any]
     pages: tuple[str, ...] = ()
-    paper_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    paper_seeds: tuple[int, ...] = PAPER_SEEDS
     paper_values: dict[str, Any] = field(default_factory=dict)
     fixed: dict[str, Any] = field(default_factory=dict)  # fields this experiment pins
 
@@ -143,6 +155,6 @@ def make_config(exp: Experiment, preset: str = "quick", seeds: Sequence[int] | N
     values = {**exp.presets.get(preset, {}), **exp.fixed, **overrides, "preset": preset}
     if seeds is not None:
         values["seeds"] = tuple(seeds) if isinstance(seeds, list | tuple) else seeds
-    elif preset == "paper":
-        values["seeds"] = exp.paper_seeds
+    elif preset == "paper" or "seeds" not in values:
+        values["seeds"] = default_seeds(preset, exp.paper_seeds)
     return build(exp.config, values)

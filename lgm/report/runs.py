@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lgm.experiments import cache
+from lgm.experiments import cache, spec
 from lgm.experiments.cache import cached_run, cached_runs
 from lgm.experiments.config import RunConfig
 from lgm.experiments.plan import page_seeds
@@ -24,7 +24,7 @@ from lgm.paths import REPO_ROOT
 from lgm.provenance import git_commit
 from lgm.training.loop import NonFiniteLossError
 
-PAPER_SEEDS = [0, 1, 2, 3, 4]
+PAPER_SEEDS = list(spec.PAPER_SEEDS)  # the lifelong pages' paper seeds (the spec's rule)
 
 
 def resolve_seeds(preset: str, seeds: Iterable[int] | None, page: str | None = None
@@ -35,10 +35,7 @@ def resolve_seeds(preset: str, seeds: Iterable[int] | None, page: str | None = N
     one seed elsewhere (the seed rule of :func:`lgm.experiments.spec.make_config`)."""
     if seeds is not None:
         return [int(s) for s in seeds]
-    own = page_seeds(page, preset) if page else None
-    if own is not None:
-        return list(own)
-    return list(PAPER_SEEDS) if preset == "paper" else [0]
+    return list(spec.default_seeds(preset, own=page_seeds(page, preset) if page else None))
 
 
 @dataclass
