@@ -706,7 +706,30 @@ def cached_call(group: str, name: str, params: dict[str, Any],
     return result
 
 
+def seed_params(cfg: Any, seed: int, skip: Sequence[str] = ("device", "seeds")
+                ) -> dict[str, Any]:
+    """What determines one seed's result of an experiment config (its cache key): the config
+    without the fields in ``skip`` (the device, the seed list, ...), with ``seed``."""
+    return {"seed": seed, **{k: v for k, v in cfg.to_dict().items() if k not in skip}}
+
+
+def cached_seed(group: str, name: str, cfg: Any, seed: int | None,
+                compute: Callable[[Any, int], dict[str, Any]],
+                skip: Sequence[str] = ("device", "seeds")) -> dict[str, Any]:
+    """One seed of an experiment through the cache, under ``<name>-seed<s>-<preset>``:
+    computed by ``compute(cfg, seed)`` only if not stored. ``seed`` defaults to the config's
+    only seed."""
+    if seed is None:
+        if len(cfg.seeds) != 1:
+            raise ValueError(f"seeds: {name} runs one seed at a time, got {list(cfg.seeds)}; "
+                             "use run()")
+        seed = cfg.seeds[0]
+    return cached_call(group, f"{name}-seed{seed}-{cfg.preset}", seed_params(cfg, seed, skip),
+                       lambda _: compute(cfg, seed), entry=compute.__module__)
+
+
 __all__ = ["CacheError", "NonFiniteResultError", "cached_call", "cached_run", "cached_runs",
+           "cached_seed",
            "code_version", "entry_fingerprint", "lookup", "result_key", "result_paths"]
 
 

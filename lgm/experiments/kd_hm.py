@@ -52,7 +52,7 @@ from torch import Tensor
 
 from lgm.data.faithful import load_faithful, unstandardise
 from lgm.device import cpu_threads, resolve_device, thread_count
-from lgm.experiments.cache import cached_call
+from lgm.experiments.cache import cached_seed
 from lgm.experiments.spec import Experiment, ExperimentConfig, Preset, make_config
 from lgm.losses.distillation import latent_loss, surrogate_loss
 from lgm.metrics.density_ratio import density_ratio_kl
@@ -213,22 +213,11 @@ def compute_kd_hm(cfg: KDHMConfig, seed: int) -> dict[str, Any]:
             "gradient_reach": reach, "arrays": arrays}
 
 
-def seed_params(cfg: KDHMConfig, seed: int) -> dict[str, Any]:
-    """What determines one seed's result (its cache key): the config without the device, the
-    seed list and the unused data root, with ``seed``."""
-    skip = ("device", "seeds", "data_root")
-    return {"seed": seed, **{k: v for k, v in cfg.to_dict().items() if k not in skip}}
-
-
 def run_kd_hm(cfg: KDHMConfig, seed: int | None = None) -> dict[str, Any]:
-    """One seed's result through the result cache (computed only if not stored); ``seed``
-    defaults to the config's only seed."""
-    if seed is None:
-        if len(cfg.seeds) != 1:
-            raise ValueError(f"seeds: run_kd_hm runs one seed, got {list(cfg.seeds)}; use run()")
-        seed = cfg.seeds[0]
-    return cached_call(GROUP, f"kd_hm-seed{seed}-{cfg.preset}", seed_params(cfg, seed),
-                       lambda _: compute_kd_hm(cfg, seed))
+    """One seed's result through the result cache (keyed without the device, the seed list and
+    the unused data root); ``seed`` defaults to the config's only seed."""
+    return cached_seed(GROUP, "kd_hm", cfg, seed, compute_kd_hm,
+                       skip=("device", "seeds", "data_root"))
 
 
 def run(cfg: KDHMConfig) -> dict[str, Any]:

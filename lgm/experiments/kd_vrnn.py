@@ -61,7 +61,7 @@ from torch import Tensor
 
 from lgm.data.strokes import StrokeBatch, StrokeData, load_strokes, stroke_features
 from lgm.device import cpu_threads, resolve_device, thread_count
-from lgm.experiments.cache import cached_call
+from lgm.experiments.cache import cached_seed
 from lgm.experiments.spec import Experiment, ExperimentConfig, Preset, make_config
 from lgm.losses.distillation import (
     DistillationLoss,
@@ -315,23 +315,10 @@ def compute_kd_vrnn(cfg: KDVRNNConfig, seed: int) -> dict[str, Any]:
             "stats": {"mean": data.mean.tolist(), "std": data.std.tolist()}}
 
 
-def seed_params(cfg: KDVRNNConfig, seed: int) -> dict[str, Any]:
-    """What determines one seed's result (its cache key): the config without the device and
-    the seed list, with ``seed``."""
-    return {"seed": seed, **{k: v for k, v in cfg.to_dict().items()
-                             if k not in ("device", "seeds")}}
-
-
 def run_kd_vrnn(cfg: KDVRNNConfig, seed: int | None = None) -> dict[str, Any]:
-    """One seed's result through the result cache (computed only if not stored); ``seed``
-    defaults to the config's only seed."""
-    if seed is None:
-        if len(cfg.seeds) != 1:
-            raise ValueError(f"seeds: run_kd_vrnn runs one seed, got {list(cfg.seeds)}; "
-                             "use run()")
-        seed = cfg.seeds[0]
-    return cached_call(GROUP, f"kd_vrnn-seed{seed}-{cfg.preset}", seed_params(cfg, seed),
-                       lambda _: compute_kd_vrnn(cfg, seed))
+    """One seed's result through the result cache (keyed without the device and the seed
+    list); ``seed`` defaults to the config's only seed."""
+    return cached_seed(GROUP, "kd_vrnn", cfg, seed, compute_kd_vrnn)
 
 
 def run(cfg: KDVRNNConfig) -> dict[str, Any]:
