@@ -280,3 +280,16 @@ def test_smoke_run_computes_then_hits_the_cache():
     assert reach["surrogate"]["z3"] == 0 < reach["latent"]["z3"]
     again = run_kd_hm(cfg)
     assert again["cache"] == "hit" and again["metrics"] == metrics
+
+
+def test_the_committed_paper_seeds_are_served_without_training(monkeypatch, tmp_path):
+    """results/kd_hm holds the five paper-preset seeds (computed on a CPU): the current code
+    serves them (same keys, same numerics fingerprint) and trains nothing."""
+    from lgm.experiments.registry import get
+    from lgm.experiments.spec import make_config as experiment_config
+
+    monkeypatch.setenv("LGM_CACHE", str(tmp_path))
+    monkeypatch.setenv("LGM_NO_TRAIN", "1")
+    result = get("kd_hm").run(experiment_config(get("kd_hm"), "paper"))
+    assert [r["cache"] for r in result["runs"]] == ["hit"] * 5
+    assert all("cpu" in r["provenance"]["device"] for r in result["runs"])
