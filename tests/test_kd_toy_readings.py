@@ -222,3 +222,17 @@ def test_evaluation_spread_compares_the_same_local_students_only() -> None:
     assert "1.0% at 2 ≤ L ≤ 10 and 9.1% at L = 20" in text
     same["arrays"] = {"loss_local": np.zeros((3, 4, 5))}  # other students: nothing to compare
     assert evaluation_spread({"literal": base, "lam0": same}) == ""
+
+
+def test_a_diverged_grid_point_is_remembered_as_infinite_loss(monkeypatch) -> None:
+    from lgm.experiments import kd_toy_sweep as sweep
+
+    def diverges(params):  # noqa: ANN001, ANN202
+        raise engine.ToyDivergedError("non-finite toy distillation loss")
+
+    monkeypatch.setattr(engine, "run_figure", diverges)
+    monkeypatch.setattr(sweep, "LR_GRID", (0.5,))
+    grid = sweep.lr_grid("gaussian", smoke=True)
+    assert grid == {"ours": {0.5: float("inf")}, "local": {0.5: float("inf")}}
+    # read back without recomputing: the divergence is in the cache
+    assert sweep.lr_grid("gaussian", smoke=True, recompute=False) == grid

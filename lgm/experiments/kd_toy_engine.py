@@ -426,6 +426,17 @@ def run_figure(params: dict[str, Any]) -> dict[str, Any]:
             "wall_eval_s": round(time.time() - trained, 1), **summary, "arrays": arrays}
 
 
+def run_figure_or_diverged(params: dict[str, Any]) -> dict[str, Any]:
+    """:func:`run_figure`, or, where training diverges, a result saying so (``diverged``: the
+    error; no numbers), so that a learning-rate grid remembers its diverged points."""
+    started = time.time()
+    try:
+        return run_figure(params)
+    except ToyDivergedError as err:
+        return {"provenance": provenance(resolve_device(params["device"]), started),
+                "data": DATA[params["chain"]], "diverged": str(err)}
+
+
 def fingerprint() -> list[float]:
     """A tiny float64 CPU run of both chains through the real code path: the numerics
     fingerprint the result cache stores with every result of this module (issue 11)."""

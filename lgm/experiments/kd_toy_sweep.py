@@ -86,7 +86,10 @@ def lr_grid_config(chain: str, lr: float, smoke: bool = False) -> ToyConfig:
 
 def final_loss(result: dict[str, Any], method: str) -> float:
     """A method's training loss at the end of a run: the mean over seeds and depths of its
-    loss records' last ``LAST_FRACTION`` (eq. 7 for ours, the local loss for local)."""
+    loss records' last ``LAST_FRACTION`` (eq. 7 for ours, the local loss for local); inf for
+    a diverged run."""
+    if result.get("diverged"):
+        return float("inf")
     loss = np.asarray(result["arrays"][f"loss_{method}"], dtype=float)  # [S, nL, T]
     tail = max(1, int(round(loss.shape[-1] * LAST_FRACTION)))
     return float(loss[..., -tail:].mean())
@@ -95,18 +98,18 @@ def final_loss(result: dict[str, Any], method: str) -> float:
 def lr_grid(chain: str, smoke: bool = False, recompute: bool = True
             ) -> dict[str, dict[float, float]]:
     """Per method, the final training loss at every lr of the grid (inf where it diverged)."""
-    from lgm.experiments.kd_toy_engine import ToyDivergedError
+    from lgm.experiments.cache import cached_call
+    from lgm.experiments.kd_toy import params_of
+    from lgm.experiments.kd_toy_engine import run_figure_or_diverged
 
     out: dict[str, dict[float, float]] = {"ours": {}, "local": {}}
     size = "smoke" if smoke else "lrgrid"
     for lr in LR_GRID:
         cfg = lr_grid_config(chain, lr, smoke)
-        try:
-            res = run_toy(cfg, f"kd_toy_{chain}-{size}-lr{lr:g}", recompute=recompute)
-            losses = {m: final_loss(res, m) for m in out}
-        except ToyDivergedError:
-            losses = {m: float("inf") for m in out}
-        for m, v in losses.items():
+        res = cached_call("kd_toy", f"kd_toy_{chain}-{size}-lr{lr:g}", params_of(cfg),
+                          run_figure_or_diverged, recompute=recompute)
+        for m in out:
+            v = final_loss(res, m)
             out[m][lr] = v if np.isfinite(v) else float("inf")
     return out
 
@@ -153,9 +156,12 @@ def run_readings(chain: str, smoke: bool = False) -> tuple[dict[str, dict[str, A
     return found, missing
 
 
-def next_missing() -> tuple[str, str] | None:
-    """The first (chain, label) of :data:`QUEUE` not in the cache."""
+def next_missing(skip: tuple[str, ...] = ()) -> tuple[str, str] | None:
+    """The first (chain, label) of :data:`QUEUE` not in the cache (nor in ``skip``, as
+    ``chain/label``)."""
     for chain, label in QUEUE:
+        if f"{chain}/{label}" in skip:
+            continue
         try:
             run_reading(chain, label, recompute=False)
         except LookupError:
@@ -190,12 +196,13 @@ def run_one(chain: str, label: str, log: Path | None) -> None:
 
 
 def queue(log: Path) -> None:
-    """Every missing reading, most decisive first, each in a fresh process; stops when none
-    is left or a reading fails twice."""
+    """Every missing reading, most decisive first, each in a fresh process; a reading that
+    fails twice is skipped; stops when none is left."""
     failures: dict[str, int] = {}
     while True:
-        probe = subprocess.run([sys.executable, "-m", MODULE, "next"], capture_output=True,
-                               text=True, check=True)
+        skip = ",".join(k for k, n in failures.items() if n >= 2)
+        probe = subprocess.run([sys.executable, "-m", MODULE, "next", "--skip", skip],
+                               capture_output=True, text=True, check=True)
         todo = json.loads(probe.stdout.strip().splitlines()[-1])
         if todo is None:
             with log.open("a") as fh:
@@ -209,8 +216,6 @@ def queue(log: Path) -> None:
             failures[key] = failures.get(key, 0) + 1
             with log.open("a") as fh:
                 fh.write(f"{chain} {label} failed (exit {rc})\n")
-            if failures[key] >= 2:
-                return
 
 
 def land(dry_run: bool = False) -> list[dict[str, Any]]:
@@ -271,7 +276,8 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="cmd", required=True)
     q = sub.add_parser("queue")
     q.add_argument("--log", type=Path, default=Path("runs/kd_toy_queue.log"))
-    sub.add_parser("next")
+    nxt = sub.add_parser("next")
+    nxt.add_argument("--skip", default="")
     one = sub.add_parser("one")
     one.add_argument("chain", choices=("gaussian", "binomial"))
     one.add_argument("label", choices=LABELS)
@@ -283,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         args.log.parent.mkdir(parents=True, exist_ok=True)
         queue(args.log)
     elif args.cmd == "next":
-        print(json.dumps(next_missing()))
+        print(json.dumps(next_missing(tuple(k for k in args.skip.split(",") if k))))
     elif args.cmd == "land":
         rows = land(args.dry_run)
         for row in rows:
