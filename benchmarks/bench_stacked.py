@@ -48,6 +48,19 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def rate(step: Any, device: torch.device, steps: int, warmup: int, samples: int) -> float:
+    """Samples per second of ``step`` (each call ``samples`` samples) after ``warmup`` calls:
+    the benchmarks' one timing loop."""
+    for _ in range(warmup):
+        step()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync(device)
+    return steps * samples / (time.perf_counter() - start)
+
+
 # --------------------------------------------------------------------------- plain baseline
 class PlainVAE(nn.Module):
     """The dense model of appendix 7.4.1 in plain PyTorch modules (one seed)."""
@@ -152,14 +165,7 @@ def time_gemms(device: torch.device, shapes: list[tuple[int, int, int, bool]], s
                 dy @ w.T
                 a.T @ dy
 
-    for _ in range(warmup):
-        one()
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        one()
-    sync(device)
-    return (time.perf_counter() - start) / steps
+    return 1.0 / rate(one, device, steps, warmup, samples=1)
 
 
 def profile_step(device: torch.device, batch: int, steps: int = 20) -> str:

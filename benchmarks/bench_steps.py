@@ -55,7 +55,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_stacked import ZC, plain_loss, sync  # noqa: E402
+from bench_stacked import ZC, plain_loss, rate, sync  # noqa: E402
 
 from lgm.device import resolve_device  # noqa: E402
 from lgm.experiments import make_config  # noqa: E402
@@ -123,18 +123,6 @@ class Options:
                 yield
         finally:
             torch.backends.cudnn.benchmark = before
-
-
-def rate(step: Step, device: torch.device, steps: int, warmup: int, samples: int) -> float:
-    """Samples per second of ``step`` (each call ``samples`` samples) after ``warmup`` calls."""
-    for _ in range(warmup):
-        step()
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync(device)
-    return steps * samples / (time.perf_counter() - start)
 
 
 def batches(data: Tensor, batch: int, device: torch.device, cl: bool = False) -> Iterator[Tensor]:
