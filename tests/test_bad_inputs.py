@@ -7,12 +7,12 @@ and no result marked complete in the cache.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import os
 import stat
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from lgm.cli import EXIT_CODES, main
 from tests.conftest import write_mnist_family
@@ -75,14 +75,6 @@ def test_seed_lists(text, culprit, capsys, tmp_path):
                          tmp_path / "cache")
 
 
-def _render_module():
-    spec = importlib.util.spec_from_file_location("render_notebook",
-                                                  ROOT / "scripts" / "render_notebook.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 PAGE = [("seeds as a string", {"seeds": "12"}), ("float seed", {"seeds": [3.7]}),
         ("bool seed", {"seeds": [True]}), ("seeds x", {"seeds": "x"}),
         ("repeated seeds", {"seeds": [1, 1]}), ("unknown preset", {"preset": "huge"})]
@@ -90,7 +82,7 @@ PAGE = [("seeds as a string", {"seeds": "12"}), ("float seed", {"seeds": [3.7]})
 
 @pytest.mark.parametrize("params", [p[1] for p in PAGE], ids=[p[0] for p in PAGE])
 def test_page_parameters(params):
-    render = _render_module()
+    render = load_script("render_notebook")
     with pytest.raises(render.ParameterError) as err:
         render.validate_parameters({"preset": "quick", **params},
                                    ["preset", "seeds", "device", "data_root"], "fig3")

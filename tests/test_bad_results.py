@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import load_script
 
 from lgm.cli import EXIT_CODES, main
 from lgm.experiments import bounds, cache
@@ -351,14 +351,6 @@ def test_serves_ignores_only_what_is_kept_for_display():
 # ------------------------------------------------------------------ landing results
 
 
-def _commit_module():
-    spec = importlib.util.spec_from_file_location("commit_results",
-                                                  ROOT / "scripts" / "commit_results.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_commit_results_lands_sound_results_with_provenance_and_refuses_the_rest(
         tmp_path, monkeypatch, capsys):
     assert main(["run", "kd_hm", "--preset", "smoke"]) == 0
@@ -377,7 +369,7 @@ def test_commit_results_lands_sound_results_with_provenance_and_refuses_the_rest
     committed = tmp_path / "results"
     committed.mkdir()
     (committed / "README.md").write_text("# Committed results\n\nkept text\n")
-    mod = _commit_module()
+    mod = load_script("commit_results")
     monkeypatch.setattr(mod, "COMMITTED_RESULTS", committed)
     assert mod.main(["--preset", "smoke"]) == 1  # something was refused
     err = capsys.readouterr().err

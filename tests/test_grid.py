@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from lgm.cli import main
 from lgm.device import cpu_threads
@@ -116,12 +117,7 @@ def test_no_train_reads_but_never_trains(smoke_env, monkeypatch, capsys):
 
 
 def test_commit_results_copies_paper_runs_only(tmp_path, monkeypatch):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("commit_results",
-                                                  ROOT / "scripts" / "commit_results.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("commit_results")
     local = tmp_path / "cache" / "results"
     (local / "kd_hm").mkdir(parents=True)
     (local / "fashion-lifelong-seed0-paper-x.json").write_text(

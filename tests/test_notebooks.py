@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from lgm.data import DATASETS, DataNotFoundError, locate_dataset
 
@@ -77,7 +78,8 @@ def execute(name: str, folder: Path) -> tuple[Path | None, str]:
     staged.unlink()
     # The page as `make book` publishes it: parameters once, setup collapsed, no stderr.
     defaults = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    nbformat.write(_renderer().tidy(nbformat.read(out, as_version=4), defaults, params), out)
+    tidy = load_script("render_notebook").tidy
+    nbformat.write(tidy(nbformat.read(out, as_version=4), defaults, params), out)
     return out, ""
 
 
@@ -188,29 +190,18 @@ def test_book_builds_from_the_executed_notebooks(smoke_book, tmp_path_factory):
 
 
 # ----------------------------------------------------------------------------- the renderer
-def _renderer():
-    """scripts/render_notebook.py as a module."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("render_notebook",
-                                                  ROOT / "scripts" / "render_notebook.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("bad", ["12", [3.7], [True], "x", 12, [1, 1], [-1], []])
 def test_page_parameters_are_validated_before_execution(bad):
     """Issue 14, item 5: papermill coerced seeds="12" into [1, 2]; every bad value of seeds
     is refused, with a message naming seeds."""
-    rn = _renderer()
+    rn = load_script("render_notebook")
     with pytest.raises(rn.ParameterError, match="seeds"):
         rn.validate_parameters({"preset": "smoke", "seeds": bad},
                                ["preset", "seeds", "device", "data_root"], "fig3")
 
 
 def test_page_parameters_name_the_culprit():
-    rn = _renderer()
+    rn = load_script("render_notebook")
     declared = ["preset", "seeds", "device", "data_root", "methods"]
     for params, culprit in (({"preset": "big"}, "preset"), ({"device": "gpu"}, "device"),
                             ({"epochs": 3}, "epochs")):
@@ -223,7 +214,7 @@ def test_page_parameters_name_the_culprit():
 
 
 def test_the_command_line_refuses_bad_seeds_before_running(capsys):
-    rn = _renderer()
+    rn = load_script("render_notebook")
     assert rn.main(["--preset", "smoke", "--seeds", "1,x", "notebooks/fig3.py"]) == 2
     assert capsys.readouterr().err.strip() == (
         "error: --seeds must be comma-separated non-negative ints (got '1,x')")
@@ -232,7 +223,7 @@ def test_the_command_line_refuses_bad_seeds_before_running(capsys):
 
 
 def test_the_parameters_are_shown_once_with_the_values_used():
-    rn = _renderer()
+    rn = load_script("render_notebook")
     default = 'preset = "quick"\nseeds = [\n    0,\n]\ndevice = "cpu"\nfigure_dir = "x"'
     merged = rn.merged_parameters(default, {"preset": "smoke", "seeds": [1, 2]})
     assert merged.splitlines()[1:] == ['preset = "smoke"  # set for this run',
@@ -259,7 +250,7 @@ print("seed 1: computed", flush=True)
 
 
 def _tiny_render(tmp_path, monkeypatch, fail: str):
-    rn = _renderer()
+    rn = load_script("render_notebook")
     monkeypatch.setattr(rn, "BUILD_DIR", tmp_path / "build")
     monkeypatch.setattr(rn, "OUT_DIR", tmp_path / "book")
     for var in ("PYTHONPATH", "JUPYTER_PATH", "LGM_PROGRESS"):
