@@ -7,7 +7,8 @@ or with one busy-loop job at normal priority beside it. The Frechet classifier i
 once beforehand (cached), so the times are the run alone. The record (wall and CPU seconds,
 machine, load, what else ran) is written as JSON:
 
-    python scripts/measure_threads.py --out lgm/report/thread_times.json
+    python scripts/measure_threads.py --out lgm/report/thread_times.json [--repeats 2]
+        [--runs fig3] [--threads 1,2] [--background no,yes] [--append]
 """
 
 from __future__ import annotations
@@ -67,19 +68,22 @@ def others() -> list[str]:
     return [line.strip()[:120] for line in out[1:6]]
 
 
-def measure(repeats: int) -> dict[str, Any]:
-    """Every run x threads x background condition, ``repeats`` times each (the minimum and
-    all values recorded)."""
+def measure(repeats: int, runs: list[str], counts: list[int],
+            backgrounds: list[bool]) -> dict[str, Any]:
+    """Every run x threads x background condition asked for, ``repeats`` times each (all
+    values recorded)."""
     cache = tempfile.mkdtemp(prefix="lgm-threads-")
     rows = []
     for name, config in RUNS.items():
+        if not any(r in name for r in runs):
+            continue
         child(config, 1, cache)  # warm: the Frechet classifier and the data fingerprints
-        for background in (False, True):
+        for background in backgrounds:
             job = busy_loop() if background else None
             try:
                 time.sleep(1.0)
                 seen = others()
-                for threads in (1, 2):
+                for threads in counts:
                     times = [child(config, threads, cache) for _ in range(repeats)]
                     rows.append({"run": name, "threads": threads,
                                  "background": "one busy loop, nice 0" if background else "none",
@@ -101,8 +105,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--runs", default="fig3,fig1b", help="runs whose name contains these")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--background", default="no,yes", help="without and/or with the job")
+    parser.add_argument("--append", action="store_true", help="add the rows to --out's")
     args = parser.parse_args()
-    record = measure(args.repeats)
+    record = measure(args.repeats, args.runs.split(","),
+                     [int(t) for t in args.threads.split(",")],
+                     [b == "yes" for b in args.background.split(",")])
+    if args.append and args.out.is_file():
+        old = json.loads(args.out.read_text())
+        record["rows"] = old["rows"] + record["rows"]
+        record["date"] = f"{old['date']}; {record['date']}"
+        record = {**old, **record}
     args.out.write_text(json.dumps(record, indent=1) + "\n")
 
 
