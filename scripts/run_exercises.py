@@ -47,7 +47,9 @@ def with_background(exercise: ex.Exercise, timeout: float) -> dict[str, Any]:
         job.kill()
         job.wait()
     return {"cold": {k: result["cold"][k] for k in ("wall_s", "cpu_s", "failures")},
-            "others": seen, "job": "python -c 'while True: pass' (nice 0)"}
+            "others": seen, "job": "python -c 'while True: pass' (nice 0)",
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "load_start": round(os.getloadavg()[0], 2)}
 
 
 def header(old: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +80,9 @@ def main() -> int:
     failed = []
     for e in chosen:
         print(f"{e.key}: {e.title} ...", flush=True)
+        load = round(os.getloadavg()[0], 2)
         entry = ex.run_exercise(e, timeout=args.timeout)
+        entry.update(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), load_start=load)
         record["exercises"][e.key] = entry
         if not entry["matches"]:
             failed.append(e.key)

@@ -65,6 +65,8 @@ def test_markdown_shows_recorded_times_and_verdict():
     assert "61 s of wall time (55 s of CPU)" in text and "run again on that cache 4 s" in text
     assert "matched the solution" in text and e.snippet.strip() in text
     assert "not measured yet" in ex.exercise_markdown(e, {})
+    record["background"] = {"kd_hm.1": {"cold": {"wall_s": 118.0, "cpu_s": 55.0}}}
+    assert "beside one other busy job (nice 0) 118 s" in ex.exercise_markdown(e, record)
 
 
 def test_rerun_box_text_comes_from_the_record():

@@ -293,15 +293,20 @@ def times_sentence(exercise: Exercise, record: Mapping[str, Any]) -> str:
                 "one thread.*")
     cold, warm = entry["cold"], entry["warm"]
     where = record.get("machine", {})
-    load = (f", load average {record['load_start']:.1f} at the start"
-            if "load_start" in record else "")
-    text = (f"*Measured by `make exercises` ({record.get('date', '?')}, {where.get('cores')}-core "
+    load_start = entry.get("load_start", record.get("load_start"))
+    load = f", load average {load_start:.1f} at the start" if load_start is not None else ""
+    date = entry.get("date", record.get("date", "?"))
+    text = (f"*Measured by `make exercises` ({date}, {where.get('cores')}-core "
             f"{where.get('cpu', 'CPU')}, {where.get('threads')} torch thread{load}): "
             "from an empty cache "
             f"{_seconds(cold['wall_s'])} of wall time ({_seconds(cold['cpu_s'])} of CPU), "
             "in a fresh Python process")
     if warm["wall_s"] < 0.7 * cold["wall_s"]:
         text += f"; run again on that cache {_seconds(warm['wall_s'])}"
+    busy = record.get("background", {}).get(exercise.key)
+    if busy:
+        text += (f"; from an empty cache beside one other busy job (nice 0) "
+                 f"{_seconds(busy['cold']['wall_s'])}")
     verdict = ("the outcome matched the solution" if entry["matches"]
                else "**the outcome did not match the solution**: "
                     + "; ".join(cold["failures"] + warm["failures"]))
