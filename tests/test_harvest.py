@@ -44,6 +44,16 @@ def test_no_train_paper_forbids_only_the_paper_preset(monkeypatch):
     assert may_train("paper")
 
 
+def test_no_train_paper_trains_a_quick_companion_but_no_paper_run(smoke_env, monkeypatch):
+    from lgm.experiments.spec import TrainingForbiddenError
+
+    monkeypatch.setenv("LGM_NO_TRAIN", "paper")
+    assert cached_run(make_config("smoke", method="vanilla", **SMALL))["cache"] == "computed"
+    with pytest.raises(TrainingForbiddenError, match="LGM_NO_TRAIN=paper forbids"):
+        cached_run(make_config("paper", method="vanilla", **SMALL))
+    assert len(list((smoke_env / "cache" / "results").glob("*.json"))) == 1
+
+
 def test_a_page_that_may_not_train_shows_what_is_stored(smoke_env, monkeypatch, capsys):
     stored = make_config("smoke", method="lifelong", seed=0, **SMALL)
     cached_run(stored)

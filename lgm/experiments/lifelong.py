@@ -252,7 +252,7 @@ def run_experiments(cfgs: Sequence[RunConfig], *, resume: bool = True,
     ``checkpoint_dir`` (None: no checkpoints)."""
     check_stack(cfgs)
     check_may_train(f"the {cfgs[0].experiment} {cfgs[0].method} run at preset "
-                    f"{cfgs[0].preset}, seeds {[c.seed for c in cfgs]}")
+                    f"{cfgs[0].preset}, seeds {[c.seed for c in cfgs]}", cfgs[0].preset)
     device = resolve_device(cfgs[0].device)
     with rule_threads():  # LGM_THREADS torch threads, one by default (lgm/device.py)
         tasks = [load_tasks(c, device) for c in cfgs]
