@@ -159,8 +159,18 @@ def grid_note(result: dict[str, Any]) -> str:
     parts = [f"spacing x2 changes the exact KL by at most "
              f"{max(float(np.nanmax(arrays[f'kl_check_{m}'])) for m in methods):.1e} nats"]
     if all(f"kl_range_{m}" in arrays for m in methods):
-        parts.append(f"range x2 by at most "
-                     f"{max(float(np.nanmax(arrays[f'kl_range_{m}'])) for m in methods):.1e}")
+        layers = list(cfg["layers"])
+        for lo, hi in ((2, 10), (20, 20)):
+            cols = [i for i, n in enumerate(layers) if lo <= n <= hi]
+            if not cols:
+                continue
+            rel = {m: float(np.nanmax(np.asarray(arrays[f"kl_range_{m}"])[:, cols]
+                                      / np.asarray(arrays[f"kl_exact_{m}"])[:, cols]))
+                   for m in methods}
+            where = f"at {lo} ≤ L ≤ {hi}" if lo < hi else f"at L = {lo}"
+            whose = {"ours": "ours'", "local": "local's"}
+            parts.append(f"range x2 {where} by at most " + ", ".join(
+                f"{rel[m]:.0%} of {whose.get(m, m)} KL" for m in methods))
     if "mass_out_teacher" in arrays:
         teacher = float(np.asarray(arrays["mass_out_teacher"])[-1])
         students = max(float(np.nanmax(np.asarray(arrays[f"mass_out_{m}"])[:, -1]))
