@@ -233,7 +233,7 @@ display(Markdown(page.verdicts()))
 # local's (and 12% of ours'), because the chain's map $|z|^{1.1}$ spreads the teacher's tails
 # beyond any sampled range (its mass outside the grid: $2 \times 10^{-6}$). Local's values at
 # $L = 20$ are therefore uncertain by tens of percent; the verdict there, a gap of 17 to 48
-# times in median under every reading, is not.
+# times in median under each of the three values of $\lambda$, is not.
 #
 # **No reading at the readings budget reproduces the figure** (their table above): with 100
 # steps both are larger
