@@ -11,8 +11,8 @@ exercise, so an interrupted run keeps what finished:
 
 ``--background KEYS`` also runs those exercises cold beside one busy-loop job at normal
 priority (the "laptop with one other job" case). ``--pages NAMES`` renders those pages at the
-quick preset, cold and warm, for their "Rerun this page" box. Exit status 1 when an outcome
-does not match.
+quick preset, cold and warm, for their "Rerun this page" box (alone, it runs no exercise).
+Exit status 1 when an outcome does not match.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per process")
     args = parser.parse_args()
     only = {k for k in args.only.split(",") if k}
-    chosen = [e for e in EXERCISES if e.snippet is not None and (not only or e.key in only)]
+    everything = not only and not args.pages  # --pages alone times pages only
+    chosen = [e for e in EXERCISES if e.snippet is not None and (everything or e.key in only)]
     unknown = only - {e.key for e in EXERCISES}
     if unknown:
         print(f"unknown exercises: {sorted(unknown)}", file=sys.stderr)
