@@ -512,8 +512,8 @@ class ToyPage:
     def lead(self) -> str:
         """The page's leading statement: what holds under which reading and depth range."""
         found, missing = self.paper_readings()
-        return (f"**What holds, under which reading** (paper preset: L = 1..20, five seeds, "
-                f"4000 steps of 1024; {RULE}): " + lead_statement(found, missing))
+        return ("**What holds, under which reading:** " + lead_statement(found, missing)
+                + f"\n\n(Paper preset: L = 1..20, five seeds, 4000 steps of 1024; {RULE}.)")
 
     def range_section(self) -> str:
         """The verdicts per reading and depth range and the exact KLs at L = 5, 10, 20."""
