@@ -98,7 +98,10 @@ def main() -> int:
         args.out.write_text(json.dumps(record, indent=1) + "\n")
     record.setdefault("pages", {})
     for name in [k for k in args.pages.split(",") if k]:
+        load = round(os.getloadavg()[0], 2)
         record["pages"][name] = ex.run_page(name, timeout=args.timeout)
+        record["pages"][name].update(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                     load_start=load)
         print(f"page {name}: {record['pages'][name]['cold']['wall_s']} s cold, "
               f"{record['pages'][name]['warm']['wall_s']} s warm", flush=True)
         args.out.write_text(json.dumps(record, indent=1) + "\n")

@@ -238,7 +238,8 @@ def page_time_text(name: str, record: Mapping[str, Any] | None = None) -> str | 
     if not entry or entry["cold"]["returncode"] != 0:
         return None
     where = record.get("machine", {})
-    return (f"measured by make exercises ({record.get('date', '?')}, {where.get('cores')} cores, "
+    date = entry.get("date", record.get("date", "?"))
+    return (f"measured by make exercises ({date}, {where.get('cores')} cores, "
             f"{where.get('threads')} torch thread): {_seconds(entry['cold']['wall_s'])} from an "
             f"empty cache ({_seconds(entry['cold']['cpu_s'])} of CPU), "
             f"{_seconds(entry['warm']['wall_s'])} again on that cache")
