@@ -43,6 +43,19 @@ def test_a_runnable_exercise_asserts_an_outcome():
             compile(e.snippet, e.key, "exec")
 
 
+def test_the_committed_record_covers_every_exercise_and_all_match():
+    """The pages' times come from the record: every runnable exercise has been measured cold
+    and warm by make exercises, with its outcome matching its solution."""
+    record = ex.load_record()
+    for e in EXERCISES:
+        if e.snippet is None:
+            continue
+        entry = record["exercises"][e.key]
+        assert entry["matches"], (e.key, entry["cold"]["failures"])
+        assert entry["cold"]["wall_s"] > 0 and entry["warm"]["cpu_s"] > 0, e.key
+        assert set(entry["cold"]["outcome"]) >= {x.name for x in e.expects}, e.key
+
+
 def test_check_compares_numbers_tuples_and_booleans():
     e = ex.Exercise("p", 1, "t", "q", "x = 1", "s", expects=(
         ex.Expect("a", "x", 1.0, 0.1), ex.Expect("b", "[x, x]", (1.0, 1.2), 0.1),
