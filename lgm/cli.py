@@ -284,11 +284,13 @@ def project_errors() -> tuple[type[BaseException], ...]:
     from lgm.data.faithful import FaithfulFormatError
     from lgm.data.idx import IdxFormatError
     from lgm.data.strokes import StrokeFormatError
+    from lgm.device import ThreadsSettingError
     from lgm.experiments.spec import TrainingForbiddenError
     from lgm.report.parameters import ParameterError
 
     return (ConfigError, argparse.ArgumentTypeError, ParameterError, IdxFormatError,
-            StrokeFormatError, FaithfulFormatError, TrainingForbiddenError, OSError,
+            StrokeFormatError, FaithfulFormatError, TrainingForbiddenError, ThreadsSettingError,
+            OSError,
             *diverged_errors(), *checkpoint_errors())
 
 

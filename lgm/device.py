@@ -67,6 +67,10 @@ ENV = "LGM_THREADS"
 DEFAULT = 1
 
 
+class ThreadsSettingError(ValueError):
+    """``LGM_THREADS`` is not a positive integer (bad input: one line, exit 2)."""
+
+
 def thread_count(environ: dict[str, str] | None = None) -> int:
     """The rule's torch CPU thread count: ``$LGM_THREADS`` when set, else :data:`DEFAULT`.
     A value that is not a positive integer is refused with one line naming the variable."""
@@ -74,8 +78,8 @@ def thread_count(environ: dict[str, str] | None = None) -> int:
     if not value:
         return DEFAULT
     if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{ENV}={value!r}: expected a positive integer (torch CPU threads "
-                         f"per experiment; unset means {DEFAULT})")
+        raise ThreadsSettingError(f"{ENV}={value!r}: expected a positive integer (torch CPU "
+                                  f"threads per experiment; unset means {DEFAULT})")
     return int(value)
 
 

@@ -126,7 +126,7 @@ page.show_claims()
 # ## The course budget: Figure 3 at the quick preset
 #
 # When the page above shows the paper preset, here is the same experiment at the quick preset
-# (a minute or two of a laptop CPU: the budget of the exercises below), with its own verdicts.
+# (the budget of the exercises below, on a laptop CPU), with its own verdicts.
 # Compare the two: at this budget every training runs to its epoch cap, and EWC's −ELBO is
 # the lower one (exercise 3 finds out why).
 

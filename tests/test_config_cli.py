@@ -81,3 +81,15 @@ def test_a_bug_shows_its_traceback_and_a_project_error_one_line(monkeypatch, cap
     monkeypatch.setattr(cli, "cmd_experiments", refused)
     assert cli.main(["experiments"]) == cli.EXIT_CODES["usage"]
     assert capsys.readouterr().err == "lgm: error: lr must be > 0 (got -1)\n"
+
+
+def test_a_bad_thread_setting_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path):
+    from lgm import cli
+
+    monkeypatch.setenv("LGM_CACHE", str(tmp_path))
+    monkeypatch.setenv("LGM_THREADS", "two")
+    assert cli.main(["run", "kd_hm", "--preset", "smoke"]) == cli.EXIT_CODES["usage"]
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert errors == ["lgm: error: LGM_THREADS='two': expected a positive integer (torch CPU "
+                      "threads per experiment; unset means 1)"]
+    assert not (tmp_path / "results").exists()

@@ -186,7 +186,10 @@ def _entry_fingerprint(entry: str) -> tuple[float, ...] | str:
     function = _fingerprint_function(entry)
     if function is None:
         return code_version(entry)
-    values = tuple(float(v) for v in function())
+    from lgm.experiments.fingerprints import silent
+
+    with silent():  # nothing a user did not ask for prints
+        values = tuple(float(v) for v in function())
     if not values or not all(math.isfinite(v) for v in values):
         raise NonFiniteResultError(f"{entry}.fingerprint() must return finite floats, got "
                                    f"{list(values)[:8]}")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -36,7 +35,7 @@ from torch import Tensor
 
 from lgm.data.tasks import EXPERIMENTS as TASK_SEQUENCES
 from lgm.data.tasks import make_tasks
-from lgm.device import cpu_threads, resolve_device
+from lgm.device import cpu_threads, resolve_device, thread_count
 from lgm.experiments.cache import cached_call, cached_runs
 from lgm.experiments.config import RunConfig
 from lgm.experiments.presets import make_config as lifelong_config
@@ -202,7 +201,7 @@ class KDBridgeConfig(ExperimentConfig):
     max_epochs: PositiveInt | None = None          # None: the lifelong preset's
     max_per_task: int | None = Field(None, ge=2)   # None: the lifelong preset's
     baselines: tuple[Baseline, ...] = ("vanilla",)
-    cpu_threads: PositiveInt | None = None  # torch CPU threads while computing (None: as set)
+    cpu_threads: PositiveInt | None = None  # torch CPU threads (None: the rule, LGM_THREADS)
 
     @field_validator("experiment")
     @classmethod
@@ -338,7 +337,7 @@ def run_bridge(cfg: KDBridgeConfig) -> dict[str, Any]:
     ``{"config", "runs": {label: [result per seed]}}``, each result with
     ``tasks[i]["neg_elbo"]``."""
     lifelong = lifelong_runs(cfg)
-    with nullcontext() if cfg.cpu_threads is None else cpu_threads(cfg.cpu_threads):
+    with cpu_threads(cfg.cpu_threads or thread_count()):  # None: the thread rule
         runs: dict[str, list[dict[str, Any]]] = {
             "lifelong": cached_runs(lifelong["lifelong"]),
             "kd (ours)": [distillation_run(cfg, s) for s in cfg.seeds]}

@@ -52,7 +52,7 @@ import functools
 import math
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -63,7 +63,7 @@ from torch import Tensor
 
 from lgm.data.idx import DataNotFoundError
 from lgm.data.images import ImageData, load_images
-from lgm.device import cpu_threads, resolve_device
+from lgm.device import cpu_threads, resolve_device, thread_count
 from lgm.experiments.cache import cached_call
 from lgm.experiments.spec import Experiment, ExperimentConfig, Preset, make_config
 from lgm.losses.distillation import local_distillation_loss, target_free_loss
@@ -173,7 +173,7 @@ class KDContinualConfig(ExperimentConfig):
     curl_width: PositiveInt = 32           # q(y|x) of CURL
     classifier_epochs: PositiveInt = 5
     inception_weights: str | None = None
-    cpu_threads: PositiveInt | None = None  # torch CPU threads while computing (None: as set);
+    cpu_threads: PositiveInt | None = None  # torch CPU threads (None: the rule, LGM_THREADS);
     #                                         tiny models run fastest on one thread
 
     @field_validator("splits")
@@ -521,8 +521,8 @@ def table2_runs(cfg: KDContinualConfig) -> dict[str, Any]:
 
 
 def threads(n: int | None) -> AbstractContextManager[None]:
-    """``n`` torch CPU threads for a block (restored after), or no change for None."""
-    return nullcontext() if n is None else cpu_threads(n)
+    """``n`` torch CPU threads for a block (restored after); None: the thread rule."""
+    return cpu_threads(n or thread_count())
 
 
 def metric_values(results: list[dict[str, Any]], task: str, metric: str) -> np.ndarray:

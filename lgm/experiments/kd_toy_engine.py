@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lgm.device import cpu_threads, resolve_device
+from lgm.device import cpu_threads, resolve_device, thread_count
 from lgm.metrics.chain_kl import (
     conditional_kl,
     law_kl,
@@ -413,7 +413,7 @@ def run_figure(params: dict[str, Any]) -> dict[str, Any]:
     """Train and evaluate every run of one toy figure (the cache's ``compute``)."""
     started = time.time()
     device = resolve_device(params["device"])
-    with cpu_threads(None, device):
+    with cpu_threads(thread_count(), device):  # the thread rule (lgm/device.py)
         students, losses, layouts = train(params)
         trained = time.time()
         arrays = evaluate(params, {m: s.cpu() for m, s in students.items()}, layouts)

@@ -26,6 +26,7 @@ from typing import Any
 from lgm.provenance import git_commit
 from lgm.report import claims as claims_mod
 from lgm.report.claims import ANCHOR, NOT_YET_RUN, Claim, Kind, status_of
+from lgm.report.exercises import page_time_text
 from lgm.report.figures import download_link, save_figure
 from lgm.report.pages import SUMMARY, info
 from lgm.report.parameters import check_injected
@@ -82,14 +83,17 @@ def rerun_html(name: str, preset: str, *, page_s: float | None = None,
     entry = info(name)
     quick = f"make figure NB={name} PRESET=quick"
     paper = f"make figure NB={name} PRESET=paper DEVICE=cuda"
+    recorded = page_time_text(name)  # make exercises --pages: cold and warm cache
     if preset == "quick" and page_s is not None:
         measured = f"this build: {page_s:.0f} s for the page"
         if compute_s is not None:
             measured += (f"; the runs it shows took {compute_s:.0f} s of compute when they were "
                          f"made ({html.escape(', '.join(devices) or 'cpu')})")
+        measured = f"{html.escape(recorded)}; {measured}" if recorded else measured
     else:
         known = claims_mod.wall_time(name, "quick")
-        measured = (f"last recorded quick build of this page: {known:.0f} s" if known
+        measured = (html.escape(recorded) if recorded
+                    else f"last recorded quick build of this page: {known:.0f} s" if known
                     else "time not recorded yet on this machine")
     gpu = html.escape(entry.paper_gpu) if entry.paper_gpu else "GPU time not measured yet"
     if entry.paper_note:
