@@ -234,6 +234,11 @@ display(Markdown(page.verdicts()))
 # beyond any sampled range (its mass outside the grid: $2 \times 10^{-6}$). Local's values at
 # $L = 20$ are therefore uncertain by tens of percent; the verdict there, a gap of 17 to 48
 # times in median under each of the three values of $\lambda$, is not.
+# With a 3-unit plain MLP at the paper preset (committed) the figure's shape appears over
+# $3 \le L \le 10$: local's KL grows steadily (medians 0.0011 at $L = 3$, 0.0027 at $L = 5$,
+# 0.011 at $L = 10$) and ours is 0.7 to 1.0 times local's in most seeds there; but at $L = 2$
+# ours is 26 to 36 times worse in three of five seeds, so over $2 \le L \le 10$ the rule says
+# undecided, and at $L = 20$ ours loses (median 0.38 against 0.16 nats).
 #
 # **No reading at the readings budget reproduces the figure** (their table above): with 100
 # steps both are larger
