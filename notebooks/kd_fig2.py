@@ -236,7 +236,8 @@ display(Markdown(page.verdicts()))
 # times in median under each of the three values of $\lambda$, is not.
 # With a 3-unit plain MLP at the paper preset (committed) the figure's shape appears over
 # $3 \le L \le 10$: local's KL grows steadily (medians 0.0011 at $L = 3$, 0.0027 at $L = 5$,
-# 0.011 at $L = 10$) and ours is 0.7 to 1.0 times local's in most seeds there; but at $L = 2$
+# 0.011 at $L = 10$) and ours is mostly 0.7 to 1.1 times local's there (0.2 to 1.5 in all
+# seeds and depths); but at $L = 2$
 # ours is 26 to 36 times worse in three of five seeds, so over $2 \le L \le 10$ the rule says
 # undecided, and at $L = 20$ ours loses (median 0.38 against 0.16 nats).
 #
