@@ -214,8 +214,8 @@ display(Markdown(page.verdicts()))
 # budget's literal runs (three seeds, 1000 steps of 512) say the same, ten times larger: local
 # $5.5 \times 10^{-5} \to 5.3 \times 10^{-3}$, ours 0.057 at $L = 20$.
 #
-# **With eq. 4 alone** ($\lambda = 0$, the paper preset, committed) ours comes level with local
-# at $L \le 10$ but no further: at $L = 5$ its exact KL is $3.0 \times 10^{-5}$ (median
+# **With eq. 4 alone** ($\lambda = 0$, the paper preset, committed) ours comes close to local
+# at $L \le 10$ but does not beat it: at $L = 5$ its exact KL is $3.0 \times 10^{-5}$ (median
 # $2.1 \times 10^{-5}$) against local's $4.3 \times 10^{-5}$ ($2.9 \times 10^{-5}$), at $L = 10$
 # $1.3 \times 10^{-4}$ ($1.05 \times 10^{-4}$) against $1.1 \times 10^{-4}$
 # ($9.3 \times 10^{-5}$); the per-seed ratios ours / local at $2 \le L \le 10$ scatter from 0.14
