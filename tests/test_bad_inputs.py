@@ -1,4 +1,4 @@
-"""A catalogue of bad inputs (issue 14): the command line, page parameters, data files, cache.
+"""A catalogue of bad inputs: the command line, page parameters, data files, cache.
 
 For each: a non-zero exit (or a named error), a message that names the culprit, no traceback,
 and no result marked complete in the cache.

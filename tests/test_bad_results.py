@@ -1,4 +1,4 @@
-"""Nothing absurd is ever stored (issue 22): finite blow-ups, bad labels, broken checkpoints,
+"""Nothing absurd is ever stored: finite blow-ups, bad labels, broken checkpoints,
 a second writer, stale temporary files, and what ``scripts/commit_results.py`` lands.
 
 Each case: the documented exit code (or the named error), a one-line message naming the

@@ -1,4 +1,4 @@
-"""The benchmarks of issue 13 run at tiny sizes on the CPU and print their ratio lines.
+"""The benchmarks run at tiny sizes on the CPU and print their ratio lines.
 
 Only the shape of the output is checked (rates depend on the machine): every row is measured
 (none "failed"), the ratios against the plain loop, the base row and separate S=1 runs are

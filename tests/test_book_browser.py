@@ -416,7 +416,7 @@ def test_every_page_loads_clean_in_a_browser(book_problems):
 
 
 def test_figure_text_is_at_least_9_px(book_problems):
-    """Every figure of every page (issue 15; ``tests/test_figures_legible.py`` checks each
+    """Every figure of every page (``tests/test_figures_legible.py`` checks each
     figure function without a browser)."""
     problems = [p for p in book_problems if _figure_text(p)]
     assert not problems, "\n".join(problems)

@@ -1,4 +1,4 @@
-"""Every figure of the book is legible in the book's text column (issue 15), checked without a
+"""Every figure of the book is legible in the book's text column, checked without a
 browser: each figure function of ``lgm/report`` is drawn from tiny fake inputs (at the sizes
 the pages use: 10 or 20 tasks, 10 codes, 5 Helmholtz models, 8 λ panels...), under the page's
 type sizes (:data:`lgm.report.page.FIGURE_FONTS`), and saved as the notebook's inline backend

@@ -172,7 +172,7 @@ def test_svhn_is_named_when_missing(tmp_path, fake_data_root, monkeypatch, capsy
 
 
 def test_a_diverged_run_is_not_cached_as_a_success(tmp_path, monkeypatch, capsys):
-    """Issue 14, defect 1: a run whose loss blows up exits 4 with one line, and nothing is
+    """A run whose loss blows up exits 4 with one line, and nothing is
     stored as complete (a second call fails the same way instead of serving a result)."""
     import lgm.experiments.lifelong as lifelong
     from tests.conftest import tiny_sequence

@@ -192,7 +192,7 @@ def test_book_builds_from_the_executed_notebooks(smoke_book, tmp_path_factory):
 # ----------------------------------------------------------------------------- the renderer
 @pytest.mark.parametrize("bad", ["12", [3.7], [True], "x", 12, [1, 1], [-1], []])
 def test_page_parameters_are_validated_before_execution(bad):
-    """Issue 14, item 5: papermill coerced seeds="12" into [1, 2]; every bad value of seeds
+    """Papermill coerced seeds="12" into [1, 2]; every bad value of seeds
     is refused, with a message naming seeds."""
     rn = load_script("render_notebook")
     with pytest.raises(rn.ParameterError, match="seeds"):
@@ -275,7 +275,7 @@ def test_a_page_is_tidied_and_logged_in_one_line(tmp_path, monkeypatch, capsys):
 
 
 def test_a_failed_notebook_is_not_published(tmp_path, monkeypatch):
-    """Issue 14, item 5: a notebook that failed must not stay in book/notebooks/."""
+    """A notebook that failed must not stay in book/notebooks/."""
     rn, src = _tiny_render(tmp_path, monkeypatch, 'raise RuntimeError("boom")')
     with pytest.raises(SystemExit, match=r"^error: tiny failed after \d+ s: RuntimeError: boom"):
         rn.main(["--preset", "smoke", str(src)])

@@ -1,4 +1,4 @@
-"""Issue 14: nothing wrong is ever cached or served (strict results, entries checked against
+"""Nothing wrong is ever cached or served (strict results, entries checked against
 their key, the data's fingerprint in the key)."""
 
 from __future__ import annotations

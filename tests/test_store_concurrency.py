@@ -1,4 +1,4 @@
-"""Issue 14, defect 3: concurrent writers on one cache. Three identical runs and three
+"""Concurrent writers on one cache. Three identical runs and three
 different ones start at once (separate processes): all succeed, each key is computed once (the
 identical ones wait for the first and read its result), every entry is valid, and no temporary
 file is left."""

@@ -1,4 +1,4 @@
-"""Issue 14: the data root rule, the missing-data message, relative data paths, and the data
+"""The data root rule, the missing-data message, relative data paths, and the data
 files a computation reads recorded and checked by the cache."""
 
 from __future__ import annotations

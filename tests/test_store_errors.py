@@ -1,4 +1,4 @@
-"""Issue 14, defect 4: a store that cannot be written gives one clear error of a named type
+"""A store that cannot be written gives one clear error of a named type
 (what, where, what to do), a full disk says "disk full", and no temporary file is left."""
 
 from __future__ import annotations

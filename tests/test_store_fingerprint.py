@@ -1,4 +1,4 @@
-"""Numerics fingerprints (issue 11): validity follows the numbers, not the source.
+"""Numerics fingerprints: validity follows the numbers, not the source.
 
 A refactor that keeps the numbers keeps stored results (the committed paper results, computed
 by the code of commit 25231c6, are still served); one that changes them makes them stale.

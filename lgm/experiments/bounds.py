@@ -1,4 +1,4 @@
-"""Divergence bounds: a result whose losses or metrics are absurd is not a result (issue 22).
+"""Divergence bounds: a result whose losses or metrics are absurd is not a result.
 
 Non-finite numbers are caught where they arise (the training loops) and again by the cache
 (:class:`lgm.experiments.cache.NonFiniteResultError`). A run can also blow up to huge but

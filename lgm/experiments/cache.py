@@ -1,4 +1,4 @@
-"""Result cache: nothing wrong is ever cached, served or lost (issues 11 and 14).
+"""Result cache: nothing wrong is ever cached, served or lost.
 
 ``cached_run(cfg)`` returns the stored result of ``cfg`` when there is a sound one, and
 computes (and stores) it otherwise, so a notebook asks for results and the library trains only

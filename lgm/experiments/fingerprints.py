@@ -5,7 +5,7 @@ experiment's real code path, returned as a list of floats. The result cache
 (:mod:`lgm.experiments.cache`) stores it with every result of the experiment and serves a
 stored result only while the current code reproduces it (relative tolerance 1e-9): a refactor
 that keeps the numbers keeps the committed results valid, one that changes them invalidates
-them. This replaces the hash of the source of the import closure (issue 11).
+them. This replaces the hash of the source of the import closure.
 
 :func:`lifelong_fingerprint` covers the lifelong paper's runs (section 5, eq. 6): a tiny
 :class:`~lgm.models.vae.DiscreteContinuousVAE` (dense and conv) trained for two tasks of two
