@@ -165,3 +165,17 @@ def test_a_log_line_per_finished_task_says_what_is_left(capsys, monkeypatch):
     lines = capsys.readouterr().err.splitlines()
     assert lines == ["ewc seed 1: 3/4 done (10.0 s; this one 10.0 s; about 10 s left)",
                      "ewc seed 1: 4/4 done (30.0 s; this one 20.0 s; about 0 s left)"]
+
+
+def test_harvest_order_counts_only_the_seeds_still_missing():
+    """Between two headline pages the one with less left to run comes first, whatever their
+    whole units would cost (fig9 and app73 share Fig. 3's lifelong run)."""
+    units, by_page = plan.make_plan("smoke", ["fig9", "app73"], with_status=False)
+    for u in units:
+        u.status, u.cpu_s = "partial", 1000.0
+    forward, = (k for k in by_page["fig9"] if k not in by_page["app73"])
+    with_ll, = (k for k in by_page["app73"] if k not in by_page["fig9"])
+    for cheap, dear in ((forward, with_ll), (with_ll, forward)):
+        left = {u.key: 10.0 for u in units} | {dear: 900.0}
+        order = [u.key for u in harvest.harvest_order(units, by_page, float("inf"), left)]
+        assert order.index(cheap) < order.index(dear)

@@ -57,14 +57,16 @@ def jobs_of(unit: Unit) -> list[Job]:
     return [Job(unit, run, seed_seconds(run)) for run in unit.cfg.runs() if lookup(run) is None]
 
 
-def harvest_order(units: list[Unit], by_page: dict[str, list[str]],
-                  budget_s: float) -> list[Unit]:
+def harvest_order(units: list[Unit], by_page: dict[str, list[str]], budget_s: float,
+                  left_s: dict[str, float] | None = None) -> list[Unit]:
     """The units still to run, page by page in value order (see the module docstring); a unit
-    shared by pages comes with the first of them."""
+    shared by pages comes with the first of them. ``left_s``: each unit's CPU seconds still to
+    run, by key (default its whole estimate)."""
     todo = {u.key: u for u in units if u.status in ("missing", "partial")}
+    left = left_s or {}
 
     def cost(page: str) -> float:
-        return sum(todo[k].cpu_s or 0.0 for k in by_page[page] if k in todo)
+        return sum(left.get(k, todo[k].cpu_s or 0.0) for k in by_page[page] if k in todo)
 
     pages = [p for p in by_page if any(k in todo for k in by_page[p])]
     pages.sort(key=lambda p: (cost(p) > budget_s, p not in HEADLINE, cost(p), p))
@@ -109,7 +111,9 @@ def run_harvest(budget_min: float | None = None, pages: list[str] | None = None,
     budget = budget_min * 60 if budget_min is not None else float("inf")
     units, by_page = make_plan(preset, pages, None, "cpu")
     add_cpu_estimates(units)
-    jobs = [j for u in harvest_order(units, by_page, budget) for j in jobs_of(u)]
+    per_unit = {u.key: jobs_of(u) for u in units if u.status in ("missing", "partial")}
+    left = {k: sum(j.estimate_s for j in js) for k, js in per_unit.items()}
+    jobs = [j for u in harvest_order(units, by_page, budget, left) for j in per_unit[u.key]]
     log(f"{len(jobs)} job(s) missing, about {sum(j.estimate_s for j in jobs) / 3600:.1f} CPU h "
         f"at {n_threads} thread(s); budget {budget_min or 'none'} min")
     started, planned, done = time.time(), 0.0, []
