@@ -1,4 +1,4 @@
-"""The KD toy's open choices as declared axes (issue 21): eq. 4 alone at lambda = 0, the grid's
+"""The KD toy's open choices as declared axes: eq. 4 alone at lambda = 0, the grid's
 range check, the depth-range verdicts (one seed cannot decide), the fixed sample set, the
 per-method learning rate and the keys of the results committed before these axes."""
 

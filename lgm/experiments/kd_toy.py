@@ -275,7 +275,7 @@ def reading_verdict(result: dict[str, Any]) -> str:
     return "holds" if reproduced(c) else "does not hold"
 
 
-# The depth ranges judged apart (issue 21): at L = 1 both methods train the same single
+# The depth ranges judged apart: at L = 1 both methods train the same single
 # conditional, so the shallow range starts at 2.
 RANGES: dict[str, tuple[int, int]] = {"2 <= L <= 10": (2, 10), "L = 20": (20, 20)}
 MIN_SEEDS = 3  # leaving one seed out must leave two to compare
@@ -332,7 +332,7 @@ def cpu_seconds(result: dict[str, Any]) -> float:
 
 
 def record_numbers(result: dict[str, Any]) -> dict[str, Any]:
-    """What a completion record carries (issue 21): the exact KLs [seed][depth] per method,
+    """What a completion record carries: the exact KLs [seed][depth] per method,
     the depths, seeds and wall times, so a reader of ``results/`` need not open the npz."""
     cfg = result.get("config") or result.get("params") or {}
     out: dict[str, Any] = {"layers": list(cfg.get("layers", [])),

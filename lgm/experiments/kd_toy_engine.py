@@ -63,7 +63,7 @@ DATA = {"gaussian": "synthetic: samples of the Gaussian toy chain of section 3.2
 TOTAL_COUNT = 1000
 SAMPLES_KEPT = 2000  # output samples stored per method (deepest chain, first seed)
 MAX_GRID = 6001
-RANGE_CHECK = 2  # the range check's grid is this many times as wide (issue 21)
+RANGE_CHECK = 2  # the range check's grid is this many times as wide
 
 
 COMPILE_FROM = 1000  # steps from which the students' networks are compiled (torch.compile)
@@ -439,7 +439,7 @@ def run_figure_or_diverged(params: dict[str, Any]) -> dict[str, Any]:
 
 def fingerprint() -> list[float]:
     """A tiny float64 CPU run of both chains through the real code path: the numerics
-    fingerprint the result cache stores with every result of this module (issue 11)."""
+    fingerprint the result cache stores with every result of this module."""
     numbers: list[float] = []
     for chain in ("gaussian", "binomial"):
         params = {"chain": chain, "layers": [1, 2], "methods": ["ours", "local"], "seeds": [0],

@@ -1,4 +1,4 @@
-"""The toy figures' open choices as declared axes, run at the paper preset (issue 21).
+"""The toy figures' open choices as declared axes, run at the paper preset.
 
 The KD paper's toy (Fig. 2, section 3.2; Fig. 5, section 4.1) leaves open lambda, the student's
 form, the optimiser's learning rate and whether the teacher's samples are fresh every step. The

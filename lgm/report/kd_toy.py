@@ -80,7 +80,7 @@ def readings_markdown(readings: dict[str, dict[str, Any]], chain: str) -> str:
     return markdown_table(header, rows)
 
 
-# ------------------------------------------------------ paper-preset readings (issue 21)
+# --------------------------------------------------------------- paper-preset readings
 STATUS_OF = {"ours below": "holds", "ours above": "does not hold",
              "undecided": "cannot be tested at this budget",
              "cannot be tested": "cannot be tested at this budget",
@@ -151,7 +151,7 @@ def depth_markdown(readings: dict[str, dict[str, Any]]) -> str:
 
 def grid_note(result: dict[str, Any]) -> str:
     """The Gaussian grid's checks of one result: the largest change of the exact KL when the
-    spacing doubles and (results from issue 21 on) when the range doubles, and the mass the
+    spacing doubles and (results with a range check) when the range doubles, and the mass the
     teacher's and the students' output laws leave outside the grid at the largest L (for the
     earlier results, the teacher's from its stored law)."""
     arrays, cfg = result["arrays"], result["config"]
@@ -421,7 +421,7 @@ class ToyPage:
         return [int(d) for d in cfg["layers"]], frames
 
     def slider(self) -> Any:
-        """An offline slider over the depth L (issue 15): the per-layer errors of the L-layer
+        """An offline slider over the depth L: the per-layer errors of the L-layer
         students and their output and joint KLs, from the headline results (no training)."""
         from lgm.report.slider import slider
 
