@@ -22,6 +22,8 @@ from contextlib import contextmanager
 
 import torch
 
+from lgm.errors import LgmError
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``"auto"`` -> cuda if available else cpu; an explicit ``"cuda"`` without a GPU errors."""
@@ -67,7 +69,7 @@ ENV = "LGM_THREADS"
 DEFAULT = 1
 
 
-class ThreadsSettingError(ValueError):
+class ThreadsSettingError(LgmError, ValueError):
     """``LGM_THREADS`` is not a positive integer (bad input: one line, exit 2)."""
 
 

@@ -26,13 +26,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from lgm.errors import LgmError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_ENV = "LGM_CACHE"
 STALE_TMP_S = 3600.0  # a temporary file this old is left over, whoever wrote it
 HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
 
 
-class CacheError(OSError):
+class CacheError(LgmError, OSError):
     """lgm could not read or write where it stores things (what, where, what to do).
 
     ``errno`` is the system's error number; ``str()`` is the one-line message alone."""

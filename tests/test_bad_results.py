@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import torch
 from conftest import load_script
 
 from lgm.cli import EXIT_CODES, main
+from lgm.errors import DivergedError
 from lgm.experiments import bounds, cache
 from lgm.experiments.cache import cached_run, checkpoint_dir, data_fingerprint, serves
 from lgm.experiments.lifelong import checkpoint_meta, run, stack_key
@@ -67,6 +69,13 @@ def data(fake_data_root, monkeypatch):
 # ------------------------------------------------------------------ divergence bounds
 
 
+def test_a_divergence_says_what_diverged_and_what_was_kept():
+    err = DivergedError("loss is nan at step 3", "training step", "the checkpoint after task 1")
+    assert str(err) == "loss is nan at step 3 [training step diverged; kept: the checkpoint " \
+                       "after task 1]"
+    assert str(pickle.loads(pickle.dumps(err))) == str(err)  # crosses processes (ray) intact
+
+
 @pytest.mark.parametrize("family", sorted(bounds.BOUNDS))
 def test_each_family_has_a_bound_that_a_blow_up_leaves(family):
     limit = bounds.bound_for(family).limit
@@ -77,7 +86,7 @@ def test_each_family_has_a_bound_that_a_blow_up_leaves(family):
     for path, blown in (("metrics.ours.kl_teacher", {"metrics": {"ours": {"kl_teacher": 1e22}}}),
                         ("tasks[1].neg_elbo", {"tasks": [{"neg_elbo": 1.0},
                                                          {"neg_elbo": 3 * limit}]})):
-        with pytest.raises(bounds.DivergedResultError, match=re.escape(f"{family}: {path} =")):
+        with pytest.raises(DivergedError, match=re.escape(f"{family}: {path} =")):
             bounds.check_result(blown, family, family)
 
 
@@ -96,7 +105,7 @@ def test_a_finite_blow_up_of_a_lifelong_run_exits_4_and_stores_nothing(data, tmp
     code = main(["run", "fashion", *SMOKE, "--set", "lr=0.03", "--set", "num_tasks=3",
                  "--set", "max_epochs=3"])
     one_line_failure(code, DIVERGED, capsys.readouterr().err, "fashion lifelong seed 0",
-                     "divergence bound", "nothing was cached")
+                     "divergence bound", "kept: nothing")
     assert stored(tmp_path / "cache") == []
 
 

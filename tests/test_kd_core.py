@@ -15,6 +15,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from lgm.errors import DivergedError
 from lgm.losses.distillation import (
     divergence,
     latent_loss,
@@ -33,11 +34,7 @@ from lgm.models.semi_auxiliary import (
     gaussian_sample,
     pick,
 )
-from lgm.training.distill import (
-    DistillationDivergedError,
-    distill,
-    distillation_loss_fn,
-)
+from lgm.training.distill import distill, distillation_loss_fn
 
 matplotlib.use("Agg")
 
@@ -356,7 +353,7 @@ def test_non_finite_loss_names_the_step() -> None:
     teacher, student = GaussianChainTeacher(2), GaussianChainStudent(2)
     with torch.no_grad():
         student.log_std.fill_(float("nan"))
-    with pytest.raises(DistillationDivergedError, match="at step 0"):
+    with pytest.raises(DivergedError, match="at step 0"):
         distill(teacher, student, steps=3, batch=8)
 
 

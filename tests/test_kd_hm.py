@@ -20,6 +20,7 @@ from lgm.data.faithful import (
     standardise,
     unstandardise,
 )
+from lgm.errors import DivergedError
 from lgm.experiments.kd_hm import (
     KDHMConfig,
     gradient_reach,
@@ -35,7 +36,6 @@ from lgm.models.helmholtz import (
     binary_states,
 )
 from lgm.models.semi_auxiliary import SemiAuxiliaryDGM
-from lgm.training.fit import TrainingDivergedError
 from lgm.training.model_fits import wake_sleep
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")  # tiny models: one thread is fastest
@@ -226,7 +226,7 @@ def test_wake_sleep_names_the_step_of_a_nan():
     hm = machine(2, 0)
     with torch.no_grad():
         hm.generative["y1"][2].bias.fill_(math.nan)
-    with pytest.raises(TrainingDivergedError, match="step 0"):
+    with pytest.raises(DivergedError, match="step 0"):
         wake_sleep(hm, toy_rows(8), steps=3)
     with pytest.raises(ValueError, match=r"shape \[N, 2\]"):
         wake_sleep(hm, torch.zeros(8, 3), steps=3)

@@ -10,6 +10,7 @@ import torch
 
 from lgm.data.idx import write_idx
 from lgm.device import cpu_threads
+from lgm.errors import DivergedError
 from lgm.experiments.kd_compression import (
     DATA_FREE,
     kd_compression_config,
@@ -29,7 +30,6 @@ from lgm.models.ladder import (
 )
 from lgm.models.semi_auxiliary import SemiAuxiliaryDGM
 from lgm.training.distill import distill, distillation_loss_fn
-from lgm.training.fit import TrainingDivergedError
 from lgm.training.model_fits import fit_elbo
 
 # Table 1's sizes (encoder + decoder, 3 channels), exact integers of our reading
@@ -180,7 +180,7 @@ def test_fit_elbo_names_the_step_of_a_nan() -> None:
     images[5] = float("nan")
     perm = torch.randperm(8, generator=torch.Generator().manual_seed(3))
     first = int((perm == 5).nonzero()) // 4  # the first batch of 4 holding the bad image
-    with pytest.raises(TrainingDivergedError, match=f"at step {first} of"):
+    with pytest.raises(DivergedError, match=f"at step {first} of"):
         fit_elbo(vae, images, epochs=1, batch=4, lr=1e-3, weight_decay=0.0,
                  warmup_fraction=0.5, seed=3)
 

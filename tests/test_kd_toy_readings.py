@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from lgm.errors import DivergedError
 from lgm.experiments import kd_toy_engine as engine
 from lgm.experiments.kd_toy import paper_config, params_of, range_comparison
 from lgm.experiments.kd_toy_engine import (
@@ -103,7 +104,7 @@ def test_engine_range_check_catches_mass_left_outside(monkeypatch: pytest.Monkey
               "steps": 3, "batch": 32, "lr": 1e-2, "lam": 0.1, "hidden": 4,
               "student": "residual", "noise_std": 0.1, "root_high": 1.0, "kl_samples": 60,
               "kl_degree": 2, "kl_folds": 2, "device": "cpu"}
-    students, _, layouts = engine.train(params, torch.float64, show=False)
+    students, _, layouts = engine.train(params, torch.float64)
 
     def narrow(params, students, samples, coarse=False, widen=1):  # noqa: ANN001, ANN202
         half = 1.3 if widen == 1 else 8.0
@@ -228,7 +229,7 @@ def test_a_diverged_grid_point_is_remembered_as_infinite_loss(monkeypatch) -> No
     from lgm.experiments import kd_toy_sweep as sweep
 
     def diverges(params):  # noqa: ANN001, ANN202
-        raise engine.ToyDivergedError("non-finite toy distillation loss")
+        raise DivergedError("non-finite toy distillation loss", "training step")
 
     monkeypatch.setattr(engine, "run_figure", diverges)
     monkeypatch.setattr(sweep, "LR_GRID", (0.5,))

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from lgm.data.strokes import StrokeBatch, StrokeData
+from lgm.errors import DivergedError
 from lgm.experiments.kd_vrnn import (
     KDVRNNConfig,
     feature_mmd,
@@ -41,7 +42,6 @@ from lgm.models.vrnn import (
     targets_of,
 )
 from lgm.training.distill import distill
-from lgm.training.fit import TrainingDivergedError
 from lgm.training.model_fits import train_elbo
 
 T = 6
@@ -158,7 +158,7 @@ def test_train_elbo_lowers_the_bound_and_refit_touches_only_q():
 def test_train_elbo_names_the_step_of_a_nan():
     x, mask = strokes()
     x[0, 0, 1] = float("nan")
-    with pytest.raises(TrainingDivergedError, match="at step 0"):
+    with pytest.raises(DivergedError, match="at step 0"):
         train_elbo(tiny(), x, mask, steps=2, batch=8)
     with pytest.raises(ValueError, match="steps and batch"):
         train_elbo(tiny(), x, torch.ones(8, T), steps=0)

@@ -14,6 +14,7 @@ import pytest
 import lgm.data.fingerprint as data_fp
 import lgm.experiments.lifelong as lifelong
 from lgm.data import write_idx
+from lgm.errors import DivergedError
 from lgm.experiments import cache, make_config
 from tests.conftest import tiny_sequence
 
@@ -79,13 +80,13 @@ def local_files() -> list[Path]:
 @pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan, 5e400])
 def test_a_diverged_result_is_never_stored(runs, data_root, bad):
     runs.poison = {"neg_elbo": bad}
-    with pytest.raises(cache.NonFiniteResultError, match=r"tasks\[0\]\.neg_elbo is"):
+    with pytest.raises(DivergedError, match=r"tasks\[0\]\.neg_elbo is"):
         cache.cached_run(cfg())
     assert local_files() == []  # neither a result nor a temporary file
 
 
 def test_non_finite_numpy_and_nested_values_are_named():
-    with pytest.raises(cache.NonFiniteResultError, match=r"a\.b\[1\] is nan"):
+    with pytest.raises(DivergedError, match=r"a\.b\[1\] is nan"):
         cache.strict_json({"a": {"b": [1.0, np.float64("nan")]}}, "x")
     assert json.loads(cache.strict_json({"a": np.float32(0.5)}, "x")) == {"a": 0.5}
 

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from lgm.data.fingerprint import PACKAGE_ROOT, note_read, relative_path
+from lgm.errors import LgmError
 
 PACKAGED_CSV = Path(__file__).resolve().parent / "files" / "old_faithful.csv"
 COLUMNS = ("eruptions", "waiting")
@@ -36,7 +37,7 @@ STD = (1.13927, 13.56996)
 SOURCE = "Old Faithful geyser, 272 eruptions (R datasets::faithful, Härdle 1991)"
 
 
-class FaithfulFormatError(ValueError):
+class FaithfulFormatError(LgmError, ValueError):
     """The CSV is not the Old Faithful table (the message names the file and the line)."""
 
 

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lgm.errors import LgmError
+
 ENV_VAR = "LGM_DATA"
 
 _IDX_DTYPES: dict[int, np.dtype] = {
@@ -41,11 +43,11 @@ _IDX_DTYPES: dict[int, np.dtype] = {
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-class IdxFormatError(ValueError):
+class IdxFormatError(LgmError, ValueError):
     """An IDX file is corrupt, truncated or not an IDX file at all (the message names it)."""
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(LgmError, FileNotFoundError):
     """The data files of a dataset were found in none of the places searched.
 
     ``searched`` holds every path that was looked for, in the order it was looked for.

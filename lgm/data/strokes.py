@@ -38,6 +38,7 @@ from torch import Tensor
 
 from lgm.data.fingerprint import PACKAGE_ROOT, note_read, relative_path
 from lgm.data.idx import DataNotFoundError, data_roots
+from lgm.errors import LgmError
 
 PACKAGED_HERSHEY = Path(__file__).resolve().parent / "files" / "hershey"
 FONTS = ("cursive", "scripts", "scriptc")
@@ -64,7 +65,7 @@ WORDS = (
     "would write year you young your").split()
 
 
-class StrokeFormatError(ValueError):
+class StrokeFormatError(LgmError, ValueError):
     """A JHF or IAM-OnDB file is malformed (the message names the file and the place)."""
 
 

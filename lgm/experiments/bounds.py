@@ -1,7 +1,7 @@
 """Divergence bounds: a result whose losses or metrics are absurd is not a result.
 
 Non-finite numbers are caught where they arise (the training loops) and again by the cache
-(:class:`lgm.experiments.cache.NonFiniteResultError`). A run can also blow up to huge but
+(:func:`lgm.experiments.cache.strict_json`). A run can also blow up to huge but
 finite numbers (a -ELBO of 1e10 for an image whose trivial model scores about 500); such a
 result is as wrong as a NaN and is never stored, served or committed either. The bounds, in
 one place:
@@ -16,8 +16,8 @@ of a result (a key naming an ELBO, an NLL, a KL or a loss) is checked
 against its family's bound, in absolute value (KLs and bounds are nats per sample too). FACTOR
 is generous: an honest model, even untrained (a ladder VAE at the smoke preset scores ~55 D
 log 2 before its KL warm-up ends), stays far below it; a diverged one leaves it by orders of
-magnitude. :func:`check_result` raises :class:`DivergedResultError` naming the number; the
-command line exits 4, as for a NaN.
+magnitude. :func:`check_result` raises :class:`~lgm.errors.DivergedError` naming the number;
+the command line exits 4, as for a NaN.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from lgm.errors import DivergedError
 
 FACTOR = 1000.0
 BERNOULLI = math.log(2.0)                        # nats per pixel of p = 0.5
@@ -36,10 +38,6 @@ LOSS_KEY = re.compile(r"(elbo|nll|(^|_)kl($|_)|loss|best_val)", re.IGNORECASE)
 # validation curve): a spike there that training recovered from leaves a sound result
 NOT_LOSS = re.compile(r"(_se$|params|parameters|wall|seconds|steps|epochs|^terms$|val_curve)",
                       re.IGNORECASE)
-
-
-class DivergedResultError(ValueError):
-    """A result holds a loss or metric beyond its family's divergence bound; never stored."""
 
 
 @dataclass(frozen=True)
@@ -116,12 +114,12 @@ def diverged(result: dict[str, Any], family: str) -> tuple[str, float, Bound] | 
 
 
 def check_result(result: dict[str, Any], family: str, what: str) -> None:
-    """Raise :class:`DivergedResultError` (one line naming ``what``, the number and the bound)
-    when a loss-like number of ``result`` leaves ``family``'s bound."""
+    """Raise :class:`~lgm.errors.DivergedError` (one line naming ``what``, the number and the
+    bound) when a loss-like number of ``result`` leaves ``family``'s bound; it is never stored."""
     found = diverged(result, family)
     if found is not None:
         path, value, bound = found
-        raise DivergedResultError(
+        raise DivergedError(
             f"{what}: {path} = {value:.4g} exceeds the divergence bound {bound.limit:.4g} nats "
-            f"({FACTOR:g} x D x {bound.nats_per_dim:.3f}, D = {bound.data}): the run diverged; "
-            "try a smaller learning rate")
+            f"({FACTOR:g} x D x {bound.nats_per_dim:.3f}, D = {bound.data}): try a smaller "
+            "learning rate", "result")

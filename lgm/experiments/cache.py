@@ -26,7 +26,7 @@ stale (a warning, then recomputation). An entry module without ``fingerprint()``
 a hash of its source and the lgm modules it imports (:func:`code_version`).
 
 **What is stored.** Results are written strictly (a NaN or infinite number is an error,
-:class:`NonFiniteResultError`, never a file), through unique temporary files renamed into
+:class:`~lgm.errors.DivergedError`, never a file), through unique temporary files renamed into
 place (:func:`lgm.paths.atomic_write`), under a per-key lock (``filelock``): a second identical
 run waits for the first and then reads its result instead of computing it again. A cache that
 cannot be written raises :class:`~lgm.paths.CacheError` (a full disk
@@ -65,7 +65,8 @@ from lgm.data.fingerprint import (
 )
 from lgm.data.idx import DataNotFoundError
 from lgm.data.tasks import experiment_fingerprint
-from lgm.experiments.bounds import DivergedResultError, check_result, diverged
+from lgm.errors import DivergedError
+from lgm.experiments.bounds import check_result, diverged
 from lgm.experiments.config import RunConfig
 from lgm.experiments.spec import check_may_train
 from lgm.paths import REPO_ROOT, CacheError, atomic_write, cache_root, ensure_folder, store_error
@@ -78,10 +79,6 @@ COMMITTED_RESULTS = REPO_ROOT / "results"
 LIFELONG_ENTRY = "lgm.experiments.lifelong"
 FINGERPRINT_RTOL = 1e-9
 NO_DATA = "nodata"  # the data part of a key when the data files are not at hand
-
-
-class NonFiniteResultError(ValueError):
-    """A result holds NaN or an infinite number; it is never stored (the message names it)."""
 
 
 # ------------------------------------------------------------------ code version (fallback)
@@ -191,8 +188,8 @@ def _entry_fingerprint(entry: str) -> tuple[float, ...] | str:
     with silent():  # nothing a user did not ask for prints
         values = tuple(float(v) for v in function())
     if not values or not all(math.isfinite(v) for v in values):
-        raise NonFiniteResultError(f"{entry}.fingerprint() must return finite floats, got "
-                                   f"{list(values)[:8]}")
+        raise DivergedError(f"{entry}.fingerprint() must return finite floats, got "
+                            f"{list(values)[:8]}", "fingerprint")
     return values
 
 
@@ -243,13 +240,13 @@ def _plain(value: Any) -> Any:
 
 
 def strict_json(record: dict[str, Any], what: str) -> bytes:
-    """``record`` as strict JSON; :class:`NonFiniteResultError` naming the first NaN/inf."""
+    """``record`` as strict JSON; :class:`~lgm.errors.DivergedError` naming the first NaN/inf."""
     plain = json.loads(json.dumps(record, default=_plain))  # numpy scalars -> floats
     bad = _non_finite(plain, "")
     if bad is not None:
         value = _lookup_path(plain, bad)
-        raise NonFiniteResultError(f"{what}: {bad} is {value!r}; a non-finite result is never "
-                                   "stored (the run diverged or a metric overflowed)")
+        raise DivergedError(f"{what}: {bad} is {value!r}; a non-finite result is never stored "
+                            "(the run diverged or a metric overflowed)", "result")
     return json.dumps(plain, indent=1, allow_nan=False).encode()
 
 
@@ -574,12 +571,12 @@ def cached_runs(cfgs: list[RunConfig], *, compute: bool = True, resume: bool = T
                                            checkpoint_dir=checkpoint_dir(todo,
                                                                          fp_of[id(todo[0])]))
                            if todo else [])
-            bad: list[DivergedResultError] = []
+            bad: list[DivergedError] = []
             for c, result in zip(todo, results, strict=True):
                 try:  # a diverged seed is never stored; the sound seeds of its stack are
                     check_result(result, c.experiment,
                                  f"{c.experiment} {c.method} seed {c.seed} (preset {c.preset})")
-                except DivergedResultError as err:
+                except DivergedError as err:
                     bad.append(err)
                     continue
                 result["fingerprint"] = entry_fingerprint(LIFELONG_ENTRY)
@@ -731,8 +728,7 @@ def cached_seed(group: str, name: str, cfg: Any, seed: int | None,
                        lambda _: compute(cfg, seed), entry=compute.__module__)
 
 
-__all__ = ["CacheError", "NonFiniteResultError", "cached_call", "cached_run", "cached_runs",
-           "cached_seed",
+__all__ = ["CacheError", "cached_call", "cached_run", "cached_runs", "cached_seed",
            "code_version", "entry_fingerprint", "lookup", "result_key", "result_paths"]
 
 

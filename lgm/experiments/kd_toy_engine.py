@@ -1,24 +1,28 @@
 """All runs of one toy figure (KD paper, Fig. 2 / Fig. 5) as one tensor program.
 
-Every depth L, every seed and both methods are trained together: the students of one method are
-one :class:`~lgm.models.chains.StackedChainStudents` (one chain per (seed, L), deepest first) and
-one Adam step per training step updates all of them (Adam is elementwise, so this is Adam on each
-student alone). Per step and seed, one batch of fresh auxiliary noise drives a 20-layer teacher
-path; the teacher of depth L is its first L conditionals (z_1 .. z_{L+1}, y = z_{L+1}), so the
-depths of one seed share their noise, and both methods see the same noise (common random
-numbers). With ``fixed_samples`` = N > 0, the noise (so the teacher's samples) is a pool of N
-per seed drawn once, each step's batch drawn from it with replacement (a finite teacher sample
-set). ``lr_local`` (where given) is local's Adam learning rate, ``lr`` ours' (a learning rate
-tuned per method).
+Every depth L and every seed of one method are trained together by the project's one loop,
+:func:`lgm.training.fit.fit`: the students of one method are one
+:class:`~lgm.models.chains.StackedChainStudents` (one chain per (seed, L), deepest first), their
+loss the sum of the chains' losses, so one Adam step updates all of them (Adam is elementwise:
+this is Adam on each student alone). Per step and seed, one batch of fresh auxiliary noise drives
+a 20-layer teacher path; the teacher of depth L is its first L conditionals (z_1 .. z_{L+1},
+y = z_{L+1}), so the depths of one seed share their noise, and both methods see the same noise
+(common random numbers: each method's fit draws it from generators seeded alike). With
+``fixed_samples`` = N > 0, the noise (so the teacher's samples) is a pool of N per seed drawn
+once, each step's batch drawn from it with replacement (a finite teacher sample set).
+``lr_local`` (where given) is local's Adam learning rate, ``lr`` ours' (a learning rate tuned per
+method).
 
-Losses per student chain of depth L (section 3, ``lam`` = lambda):
+Losses per student chain of depth L (section 3, ``lam`` = lambda), each the weighted sum of its
+conditionals' KLs by :func:`lgm.losses.distillation.weighted_sum`:
 
-- ``"ours"`` (eq. 7 = eq. 4 + lambda * eq. 6): teacher and student run ancestral sampling with
-  the shared noise, each at its own path; sum over the L - 1 latent conditionals of
-  lambda * KL(teacher's at its z_j || student's at its z_j), plus the same KL (weight 1) for the
-  target y. Gaussian: gradients flow along the student's reparameterised path; binomial: the
-  draws are integers (inverse CDF of the shared uniform), no gradient through them.
-- ``"local"`` (fig. 3d): every conditional of the student at the teacher's samples, KLs summed.
+- ``"ours"`` (eq. 7 = eq. 4 + lambda * eq. 6, the weights of
+  :func:`~lgm.losses.distillation.eq7_weights`): teacher and student run ancestral sampling
+  with the shared noise, each at its own path; lambda * KL(teacher's at its z_j || student's at
+  its z_j) over the L - 1 latent conditionals, plus the same KL (weight 1) for the target y.
+  Gaussian: gradients flow along the student's reparameterised path; binomial: the draws are
+  integers (inverse CDF of the shared uniform), no gradient through them.
+- ``"local"`` (fig. 3d): every conditional of the student at the teacher's samples, weight 1.
 
 After training, per chain: the exact output KL and per-layer errors (:mod:`lgm.metrics.chain_kl`;
 the Gaussian grid's error checked by repeating with twice its spacing) and the paper's
@@ -38,6 +42,8 @@ import torch
 from torch import Tensor
 
 from lgm.device import cpu_threads, resolve_device, thread_count
+from lgm.errors import DivergedError
+from lgm.losses.distillation import eq7_weights, weighted_sum
 from lgm.metrics.chain_kl import (
     conditional_kl,
     law_kl,
@@ -55,8 +61,8 @@ from lgm.models.chains import (
     scalar_mlps,
     window_draws,
 )
-from lgm.progress import progress
 from lgm.provenance import provenance
+from lgm.training.fit import Optimiser, fit
 
 DATA = {"gaussian": "synthetic: samples of the Gaussian toy chain of section 3.2 (no data set)",
         "binomial": "synthetic: samples of the binomial toy chain of section 4.1 (no data set)"}
@@ -78,22 +84,11 @@ def _compiled() -> tuple[Any, Any]:
             torch.compile(window_draws, dynamic=True))
 
 
-class ToyDivergedError(RuntimeError):
-    """A toy student's loss became NaN or inf."""
-
-
 def teacher_for(params: dict[str, Any], layers: int) -> torch.nn.Module:
     """The exact teacher chain of ``layers`` conditionals with the run's noise level / root."""
     if params["chain"] == "gaussian":
         return GaussianChainTeacher(layers, std=params["noise_std"])
     return BinomialChainTeacher(layers, TOTAL_COUNT, root_high=params["root_high"])
-
-
-def _teacher_fn(teacher: torch.nn.Module):
-    """The teacher's conditionals as an elementwise function of parent values of any shape."""
-    def conditional(j: int, z: Tensor) -> dict[str, Tensor]:
-        return teacher.conditional(j, z)  # type: ignore[operator]
-    return conditional
 
 
 class Layout:
@@ -124,13 +119,12 @@ class Layout:
         return self.chains.index(want)
 
     def weights(self, lam: float) -> Tensor:
-        """[C, J]: each chain's loss weight per conditional (0 beyond its depth)."""
-        j = torch.arange(self.max_depth)[None, :]
-        depth = self.depth[:, None]
-        one, zero = torch.ones((), dtype=torch.float64), torch.zeros((), dtype=torch.float64)
+        """[C, J]: each chain's loss weight per conditional (0 beyond its depth): eq. 7's for
+        "ours" (y = conditional L - 1 the target), 1 for "local"."""
+        j, depth = torch.arange(self.max_depth)[None, :], self.depth[:, None]
         if self.method == "local":
-            return torch.where(j < depth, one, zero)
-        return torch.where(j == depth - 1, one, torch.where(j < depth - 1, one * lam, zero))
+            return (j < depth).double()
+        return eq7_weights(j == depth - 1, lam) * (j < depth)
 
     def grid(self, values: Tensor) -> np.ndarray:
         """[C, J] values at every conditional's output as the result's [seed, depth]: depth L
@@ -203,17 +197,19 @@ def _student_path(student: StackedChainStudents, root: Tensor, draws: Tensor,
 
 def chain_losses(kind: str, student: StackedChainStudents, layout: Layout, path: Tensor,
                  t_params: list[dict[str, Tensor]], draws: Tensor, weights: Tensor) -> Tensor:
-    """[C] each chain's loss (eq. 7 for "ours", the local loss of fig. 3d for "local")."""
+    """[C] each chain's loss: its conditionals' KLs (mean over the batch) summed with
+    ``weights`` [C, J] (:meth:`Layout.weights`: eq. 7 for "ours", the local loss of fig. 3d for
+    "local")."""
     idx = layout.seed_index.to(path.device)
-    total = path.new_zeros(student.chains)
     if layout.method == "ours":
         s_params, _ = _student_path(student, path[idx, 0], draws[idx], layout.active)
+    kls = []
     for j, n in enumerate(layout.active):
         t = {k: v[idx[:n]] for k, v in t_params[j].items()}
         s = s_params[j] if layout.method == "ours" else student.conditional(j, path[idx[:n], j])
         kl = conditional_kl(kind, t, s, TOTAL_COUNT).mean(-1)
-        total = total + torch.nn.functional.pad(kl * weights[:n, j], (0, student.chains - n))
-    return total
+        kls.append(torch.nn.functional.pad(kl, (0, student.chains - n)))
+    return weighted_sum(kls, weights.unbind(1))
 
 
 def method_lr(params: dict[str, Any], method: str) -> float:
@@ -224,59 +220,52 @@ def method_lr(params: dict[str, Any], method: str) -> float:
     return float(params["lr"])
 
 
-def train(params: dict[str, Any], dtype: torch.dtype = torch.float32, show: bool = True
+def train(params: dict[str, Any], dtype: torch.dtype = torch.float32
           ) -> tuple[dict[str, StackedChainStudents], dict[str, np.ndarray],
                      dict[str, Layout]]:
-    """Distil every (method, seed, L) student; the students, the loss records (per method,
-    [S, nL, T], every ``steps // 200``-th step) and the layouts."""
-    kind, device = params["chain"], resolve_device(params["device"])
+    """Distil every (method, seed, L) student, one method after the other; the students, the
+    loss records (per method, [S, nL, T], every ``steps // 200``-th step) and the layouts."""
     layouts = {m: Layout(m, params["layers"], params["seeds"]) for m in params["methods"]}
-    depth = max(params["layers"])
+    students, records = {}, {}
+    for m, lay in layouts.items():
+        students[m], records[m] = train_method(params, lay, dtype)
+    return students, records, layouts
+
+
+def train_method(params: dict[str, Any], layout: Layout, dtype: torch.dtype
+                 ) -> tuple[StackedChainStudents, np.ndarray]:
+    """The stacked students of one method trained by :func:`lgm.training.fit.fit` (a NaN/inf
+    loss raises :class:`~lgm.errors.DivergedError`); their loss record [S, nL, T]."""
+    kind, device, depth = params["chain"], resolve_device(params["device"]), layout.max_depth
     teacher = teacher_for(params, depth).to(device=device, dtype=dtype)
     zero_init = kind == "gaussian" and params["student"] == "residual"
-    students = {m: StackedChainStudents(kind, lay.init(params["hidden"]), depth,
-                                        params["hidden"], params["student"], zero_init,
-                                        total_count=TOTAL_COUNT, dtype=dtype).to(device)
-                for m, lay in layouts.items()}
+    student = StackedChainStudents(kind, layout.init(params["hidden"]), depth, params["hidden"],
+                                   params["student"], zero_init, total_count=TOTAL_COUNT,
+                                   dtype=dtype).to(device)
     if dtype == torch.float32 and params["steps"] >= COMPILE_FROM:
-        fast, window = _compiled()
-        for student in students.values():
-            student.mlp, student.window = fast, window
-    weights = {m: lay.weights(params["lam"]).to(device=device, dtype=dtype)
-               for m, lay in layouts.items()}
-    opts = {m: torch.optim.Adam(s.parameters(), lr=method_lr(params, m))
-            for m, s in students.items()}
+        student.mlp, student.window = _compiled()
+    weights = layout.weights(params["lam"]).to(device=device, dtype=dtype)
     gens = [torch.Generator().manual_seed(int(s)) for s in params["seeds"]]
     fixed = int(params.get("fixed_samples") or 0)
     pool = _noise(kind, gens, fixed, depth) if fixed else None
-    every = max(1, params["steps"] // 200)
-    record: dict[str, list[np.ndarray]] = {m: [] for m in students}
-    steps = range(params["steps"])
-    for step in progress(steps, desc=f"kd_toy {kind}", leave=False) if show else steps:
+    every, kept = max(1, params["steps"] // 200), []
+
+    def loss_at(step: int) -> Tensor:
         roots, draws = (_noise(kind, gens, params["batch"], depth) if pool is None
                         else _pool_batch(pool, gens, params["batch"]))
         roots, draws = roots.to(device, dtype), draws.to(device, dtype)
         with torch.no_grad():
             path, t_params = _teacher_path(teacher, roots, draws)
-        losses = {}
-        for m, student in students.items():
-            per_chain = chain_losses(kind, student, layouts[m], path, t_params, draws,
-                                     weights[m])
-            opts[m].zero_grad(set_to_none=True)
-            per_chain.sum().backward()
-            opts[m].step()
-            losses[m] = per_chain.detach()
+        per_chain = chain_losses(kind, student, layout, path, t_params, draws, weights)
         if step % every == every - 1 or step == params["steps"] - 1:
-            for m, values in losses.items():
-                values = values.cpu().double()
-                if not torch.isfinite(values).all():
-                    raise ToyDivergedError(f"non-finite toy distillation loss ({m}) at step "
-                                           f"{step}: try a smaller lr")
-                # a chain's loss, for local: the partial sum over its first L conditionals
-                record[m].append(layouts[m].grid(values[:, None].expand(-1, depth)))
-    for s in students.values():
-        s.eval()
-    return students, {m: np.stack(r, -1) for m, r in record.items()}, layouts
+            kept.append(per_chain.detach())
+        return per_chain.sum()
+
+    fit(student, loss_at, steps=params["steps"], opt=Optimiser(method_lr(params, layout.method)),
+        check_every=every, desc=f"kd_toy {kind} {layout.method}", loss_name="toy distillation loss")
+    # a chain's loss, for local: the partial sum over its first L conditionals
+    record = [layout.grid(v.cpu().double()[:, None].expand(-1, depth)) for v in kept]
+    return student, np.stack(record, -1)
 
 
 # ------------------------------------------------------------------------------ evaluation
@@ -349,7 +338,7 @@ def evaluate(params: dict[str, Any], students: dict[str, StackedChainStudents],
     seed) and output samples."""
     kind, depth = params["chain"], max(params["layers"])
     teacher = teacher_for(params, depth).double()
-    t_fn = _teacher_fn(teacher)
+    t_fn = teacher.conditional  # elementwise in parent values of any shape
     students = {m: s.double() for m, s in students.items()}
     root = (uniform_root(-1.0, 1.0) if kind == "gaussian"
             else uniform_root(0.0, params["root_high"], 256))
@@ -432,7 +421,7 @@ def run_figure_or_diverged(params: dict[str, Any]) -> dict[str, Any]:
     started = time.time()
     try:
         return run_figure(params)
-    except ToyDivergedError as err:
+    except DivergedError as err:
         return {"provenance": provenance(resolve_device(params["device"]), started),
                 "data": DATA[params["chain"]], "diverged": str(err)}
 
@@ -447,7 +436,7 @@ def fingerprint() -> list[float]:
                   "student": "residual", "noise_std": 0.1, "root_high": 1.0,
                   "kl_samples": 50, "kl_degree": 2, "kl_folds": 2, "device": "cpu"}
         with cpu_threads(1):
-            students, losses, layouts = train(params, torch.float64, show=False)
+            students, losses, layouts = train(params, torch.float64)
             ev = evaluate(params, students, layouts, density_ratio=False)
         for m in ("ours", "local"):
             numbers += [float(x) for x in losses[m][..., -1].ravel()]

@@ -49,7 +49,7 @@ from lgm.training.checkpoint import (
     restoring_from,
     save_checkpoint,
 )
-from lgm.training.loop import NonFiniteLossError, task_generators, train_task
+from lgm.training.loop import task_diverged, task_generators, train_task
 from lgm.training.objective import StudentObjective, Teacher
 from lgm.training.replay import replay, replay_count
 
@@ -161,8 +161,8 @@ def check_finite(metrics: dict[str, Any], t: int, epochs: int, seed: int) -> Non
     """A diverged model is an error, never a result: every metric after task t must be finite."""
     bad = sorted(k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v))
     if bad:
-        raise NonFiniteLossError(t, epochs, -1, seed,
-                                 what=f"non-finite evaluation ({', '.join(bad)})")
+        raise task_diverged(t, epochs, -1, seed, f"non-finite evaluation ({', '.join(bad)})",
+                            "evaluation")
 
 
 def run(cfg: RunConfig, *, tasks: TaskSequence | None = None, scorer: FrechetScorer | None = None,

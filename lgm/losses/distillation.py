@@ -8,6 +8,9 @@ and the losses compare their conditionals:
     L_z,i   = E_eps,x  d( p_phi(z_i | eps_<i, x), p_theta(z_i | eps_<i, x) )               (eq. 6)
     L_our   = L_sd + lambda * sum_i L_z,i                                                 (eq. 7)
 
+a weighted sum of per-conditional divergences, weight 1 on a target's and lambda on a latent's
+(:func:`eq7_weights`, :func:`weighted_sum`; the toy chains' stacked students use them directly).
+
 Each model's latents are evaluated at *its own* latent ancestors, which are deterministic given
 the shared eps: that is what lets the student's error not accumulate layer by layer. Targets
 that are parents of other variables (a VRNN's x_t, a Helmholtz machine's y2) are the teacher's
@@ -30,6 +33,7 @@ or averaged over them (``"mean"``, as the reference code does for its latent ter
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -47,6 +51,7 @@ from lgm.models.semi_auxiliary import (
 
 MEASURES = ("kl", "w2")
 REDUCTIONS = ("sum", "mean")
+PassView = Callable[[AncestralPass], AncestralPass]
 
 
 def _reduce(d: Tensor, reduction: str) -> Tensor:
@@ -105,6 +110,23 @@ def latent_loss(teacher: AncestralPass, student: AncestralPass, measure: str = "
     return torch.stack(terms).sum(0).mean()
 
 
+def eq7_weights(is_target: Tensor, lam: float) -> Tensor:
+    """Eq. 7's weight of each divergence term (float64, the shape of ``is_target``): 1 for a
+    target's (the terms of L_sd, eq. 4), lambda for a latent's (L_z,i, eq. 6)."""
+    if lam < 0:
+        raise ValueError(f"lambda must be >= 0, got {lam}")
+    return torch.full(is_target.shape, float(lam), dtype=torch.float64).masked_fill(is_target, 1.0)
+
+
+def weighted_sum(terms: Sequence[Tensor], weights: Sequence[Tensor | float]) -> Tensor:
+    """sum_k w_k d_k, added term by term in order: eq. 7 with the weights of :func:`eq7_weights`
+    (or (1, lambda) on its parts (L_sd, sum_i L_z,i)); the local loss with every w_k = 1."""
+    total = terms[0] * weights[0]
+    for d, w in zip(terms[1:], weights[1:], strict=True):
+        total = total + d * w
+    return total
+
+
 @dataclass
 class DistillationLoss:
     """The value of eq. 7 and its two parts (parts detached)."""
@@ -117,12 +139,14 @@ class DistillationLoss:
 def target_free_loss(teacher: SemiAuxiliaryDGM, student: SemiAuxiliaryDGM,
                      noise: dict[str, Tensor], x: Tensor | None = None, *, lam: float = 0.1,
                      latent_measure: str = "kl", latent_reduction: str = "sum",
-                     target_reduction: str = "sum", skip: tuple[str, ...] = ()
-                     ) -> DistillationLoss:
+                     target_reduction: str = "sum", skip: tuple[str, ...] = (),
+                     view: PassView | None = None, steps: int = 1) -> DistillationLoss:
     """L_our = L_sd + lambda * sum_i L_z,i (eq. 7), teacher and student sharing ``noise``.
 
     The teacher's pass runs without gradients; the student's pass is differentiable wherever
-    its reparameterised path is (hard discrete samples pass no gradient, eq. 6 does).
+    its reparameterised path is (hard discrete samples pass no gradient, eq. 6 does). ``view``
+    maps both passes before the divergences (a VRNN's :func:`~lgm.models.vrnn.stack_steps`:
+    the same sums, fewer kernels); ``steps`` divides both parts (T: a loss per time step).
     """
     if lam < 0:
         raise ValueError(f"lambda must be >= 0, got {lam}")
@@ -130,20 +154,26 @@ def target_free_loss(teacher: SemiAuxiliaryDGM, student: SemiAuxiliaryDGM,
         t_pass = teacher.ancestral(noise, x)
     # p(y | eps, x) = prod_j p(y_j | eps, y_<j, x): the student reads the teacher's targets
     s_pass = student.ancestral(noise, x, parents={c.name: c.sample for c in t_pass.targets})
-    sd = surrogate_loss(t_pass, s_pass, target_reduction)
-    lz = latent_loss(t_pass, s_pass, latent_measure, latent_reduction, skip)
-    return DistillationLoss(sd + lam * lz, sd.detach(), lz.detach())
+    if view is not None:
+        t_pass, s_pass = view(t_pass), view(s_pass)
+    sd = surrogate_loss(t_pass, s_pass, target_reduction) / steps
+    lz = latent_loss(t_pass, s_pass, latent_measure, latent_reduction, skip) / steps
+    return DistillationLoss(weighted_sum([sd, lz], [1.0, lam]), sd.detach(), lz.detach())
 
 
 def local_distillation_loss(teacher: SemiAuxiliaryDGM, student: SemiAuxiliaryDGM,
                             noise: dict[str, Tensor], x: Tensor | None = None, *,
-                            reduction: str = "sum", skip: tuple[str, ...] = ()) -> Tensor:
-    """The local baseline (fig. 3d): every conditional's KL at the teacher's samples."""
+                            reduction: str = "sum", skip: tuple[str, ...] = (),
+                            view: PassView | None = None, steps: int = 1) -> Tensor:
+    """The local baseline (fig. 3d): every conditional's KL at the teacher's samples, summed
+    (``view`` and ``steps`` as for :func:`target_free_loss`)."""
     with torch.no_grad():
         t_pass = teacher.ancestral(noise, x)
     s_pass = student.ancestral(noise, x, parents=t_pass.samples())
     check_same_layout(t_pass, s_pass)
+    if view is not None:
+        t_pass, s_pass = view(t_pass), view(s_pass)
     terms = [divergence(t, s, "kl", reduction)
              for t, s in zip(t_pass.conditionals, s_pass.conditionals, strict=True)
              if t.name not in skip]
-    return torch.stack(terms).sum(0).mean()
+    return torch.stack(terms).sum(0).mean() / steps

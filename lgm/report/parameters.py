@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from lgm.errors import LgmError
 from lgm.paths import REPO_ROOT
 
 PRESETS = ("smoke", "quick", "paper")
@@ -20,7 +21,7 @@ COMMON = ("preset", "seeds", "device", "data_root")  # validated by ExperimentCo
 INJECTED = "# Parameters"
 
 
-class ParameterError(ValueError):
+class ParameterError(LgmError, ValueError):
     """A page parameter is invalid; the message names it."""
 
 

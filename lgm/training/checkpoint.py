@@ -29,13 +29,14 @@ from typing import Any
 
 import torch
 
+from lgm.errors import LgmError
 from lgm.paths import atomic_write
 
 FORMAT = 2
 FRESH_ADVICE = "run again with --fresh to discard it and start the run afresh"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(LgmError, RuntimeError):
     """A checkpoint that cannot be read, is damaged, or belongs to another run or code."""
 
 

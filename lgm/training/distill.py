@@ -37,16 +37,13 @@ from lgm.losses.distillation import (
     target_free_loss,
 )
 from lgm.models.semi_auxiliary import SemiAuxiliaryDGM
-from lgm.training.fit import Optimiser, TrainingDivergedError, fit
+from lgm.training.fit import Optimiser, fit
 
 METHODS = ("ours", "local")
 
 LossFn = Callable[[SemiAuxiliaryDGM, SemiAuxiliaryDGM, dict[str, Tensor], Tensor | None],
                   Tensor | DistillationLoss]
 InputSampler = Callable[[int, torch.Generator | None], Tensor]
-
-
-DistillationDivergedError = TrainingDivergedError  # the name this module used to raise
 
 
 @dataclass
@@ -126,8 +123,7 @@ def distill(teacher: SemiAuxiliaryDGM, student: SemiAuxiliaryDGM, *, method: str
     "cuda" or "auto").
 
     Losses stay on the device and are read back every ``sync_every`` steps (one host sync per
-    chunk): a NaN/inf raises :class:`~lgm.training.fit.TrainingDivergedError` naming the first
-    bad step.
+    chunk): a NaN/inf raises :class:`~lgm.errors.DivergedError` naming the first bad step.
     """
     for name, value in (("steps", steps), ("batch", batch), ("sync_every", sync_every)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:

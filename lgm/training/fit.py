@@ -9,8 +9,8 @@ the local baseline) and the bridge's lifelong VAE. They differ only in the loss 
 - Adam (learning rate, weight decay) on the given parameters, optional gradient-norm clipping;
 - the model in train mode while fitting, eval mode after;
 - losses kept on the device and read back every ``check_every`` steps (one host sync per
-  chunk): a NaN/inf raises :class:`TrainingDivergedError` naming the fit, the loss and the
-  first bad step;
+  chunk): a NaN/inf raises :class:`~lgm.errors.DivergedError` naming the fit, the loss and
+  the first bad step;
 - a progress bar (:func:`lgm.progress.progress`), an optional early-stopping rule and an
   optional checkpoint hook, both called at each read-back.
 
@@ -31,20 +31,12 @@ import torch
 from torch import Tensor, nn
 
 from lgm.device import cpu_threads
+from lgm.errors import DivergedError
 from lgm.progress import progress
 
 StepLoss = Tensor | Mapping[str, Tensor]
 """What ``loss_at`` returns: the scalar loss, or named scalars with the loss under ``"loss"``
 (the others are recorded too, e.g. eq. 7's parts)."""
-
-
-class TrainingDivergedError(FloatingPointError, RuntimeError):
-    """A NaN/inf loss; the message names the fit, the loss and the first bad step."""
-
-    def __init__(self, desc: str, loss_name: str, step: int, value: float) -> None:
-        super().__init__(f"non-finite {loss_name} ({value}) at step {step} of {desc}: training "
-                         "stopped. Try a smaller learning rate or gradient clipping.")
-        self.desc, self.loss_name, self.step, self.value = desc, loss_name, step, value
 
 
 @dataclass
@@ -99,7 +91,7 @@ def fit(model: nn.Module, loss_at: Callable[[int], StepLoss], *, steps: int, opt
 
     ``model`` is in train mode during the fit and left in eval mode. Every ``check_every``
     steps and at the last step the losses are read back: a non-finite one raises
-    :class:`TrainingDivergedError`; then ``checkpoint(step, history)`` is called and, if
+    :class:`~lgm.errors.DivergedError`; then ``checkpoint(step, history)`` is called and, if
     ``stop(step, history)`` is true, the fit ends early (``history.stopped_early``).
     """
     _positive_int("steps", steps)
@@ -146,7 +138,9 @@ def _record(history: FitHistory, names: list[str], values: Tensor, first_step: i
     bad = (~torch.isfinite(values[:, 0])).nonzero()
     if len(bad):
         i = int(bad[0, 0])
-        raise TrainingDivergedError(desc, loss_name, first_step + i, float(values[i, 0]))
+        raise DivergedError(f"non-finite {loss_name} ({float(values[i, 0])}) at step "
+                            f"{first_step + i} of {desc}: training stopped; try a smaller "
+                            "learning rate or gradient clipping", "training step")
     for j, name in enumerate(names):
         history.values.setdefault(name, []).extend(values[:, j].tolist())
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from lgm.errors import DivergedError
 from lgm.losses.elbo import stacked_negative_elbo
 from lgm.models.vae import DiscreteContinuousVAE
 from lgm.progress import progress
@@ -41,20 +42,15 @@ from lgm.training.schedule import gumbel_temperature
 from lgm.training.settings import Schedule
 
 
-class NonFiniteLossError(RuntimeError):
-    """Training diverged (a NaN or inf loss, a validation -ELBO that never became finite, or a
-    non-finite evaluation metric); the last good checkpoint is left untouched, nothing is
-    cached."""
-
-    def __init__(self, task: int, epoch: int, step: int, seed: int | None = None,
-                 what: str = "non-finite loss") -> None:
-        where = f" (seed {seed})" if seed is not None else ""
-        at = f", step {step}" if step >= 0 else ""
-        kept = (f"the checkpoint after task {task - 1} was kept" if task > 0
-                else "no task had finished, so nothing was kept")
-        super().__init__(f"{what} in task {task}, epoch {epoch}{at}{where}: training stopped; "
-                         f"{kept}. Try a smaller learning rate.")
-        self.task, self.epoch, self.step, self.seed = task, epoch, step, seed
+def task_diverged(task: int, epoch: int, step: int, seed: int, what: str = "non-finite loss",
+                  stage: str = "training step") -> DivergedError:
+    """The error of a lifelong run that diverged in ``task`` (a NaN/inf loss, a validation
+    -ELBO never finite, a non-finite metric): the checkpoint of the last finished task is kept,
+    nothing is cached."""
+    at = f", step {step}" if step >= 0 else ""
+    kept = f"the checkpoint after task {task - 1}" if task > 0 else "nothing (no task finished)"
+    return DivergedError(f"{what} in task {task}, epoch {epoch}{at} (seed {seed}): training "
+                         "stopped; try a smaller learning rate", stage, kept)
 
 
 @dataclass
@@ -265,7 +261,7 @@ def train_task(
         bad = step.bad_step.tolist()
         for i, at in enumerate(bad):
             if at >= 0 and step.active[i]:
-                raise NonFiniteLossError(task, epoch, at, student.seeds[i])
+                raise task_diverged(task, epoch, at, student.seeds[i])
         val = stacked_negative_elbo(student, val_x, list(eval_seeds)).tolist()
         means = (step.sums / steps).T.tolist()
         active = step.active.tolist()
@@ -286,8 +282,8 @@ def train_task(
             break
     for i in range(s):
         if not math.isfinite(best_val[i]):
-            raise NonFiniteLossError(task, epoch, -1, student.seeds[i],
-                                     what="the validation -ELBO never became finite")
+            raise task_diverged(task, epoch, -1, student.seeds[i],
+                                "the validation -ELBO never became finite", "validation")
     with torch.no_grad():
         for t, bt in zip(step.state, best, strict=True):
             t.copy_(bt)

@@ -37,8 +37,8 @@ def fit_elbo(model: nn.Module, images: Tensor, *, epochs: int, batch: int, lr: f
     drawn from ``seed``; a last partial minibatch dropped); the KL weight rises linearly from
     0 to 1 over the first ``warmup_fraction`` of the steps. Returns the per-step losses (in
     torch's default dtype, float32 unless set); a NaN/inf raises
-    :class:`~lgm.training.fit.TrainingDivergedError` naming the
-    step (checked after every epoch). Leaves the model in eval mode."""
+    :class:`~lgm.errors.DivergedError` naming the step (checked after every epoch). Leaves the
+    model in eval mode."""
     n = images.shape[0]
     batches = EpochBatches(n, batch, torch.Generator().manual_seed(seed), images.device,
                            drop_last=True)
