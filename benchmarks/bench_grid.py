@@ -102,13 +102,13 @@ def run_alone(args: argparse.Namespace, root: Path, index: int, part: Part) -> N
 
 def one_unit(args: argparse.Namespace) -> int:
     """In the child: plan as the grid does (fresh cache), compute unit ``--one-unit`` only."""
-    from lgm.experiments.grid import compute_unit, run_grid
+    from lgm.experiments.grid import run_grid
 
     units = run_grid(args.preset, args.pages, "local", args.budget_min, args.device,
                      dry_run=True)
     unit = units[args.one_unit]
     start = time.perf_counter()
-    compute_unit(unit.exp, unit.cfg)
+    unit.exp.compute(unit.cfg)
     print(json.dumps({"experiment": unit.exp.name, "seconds": time.perf_counter() - start}))
     return 0
 

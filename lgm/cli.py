@@ -183,12 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from lgm.experiments.cache import fresh_checkpoints
 
     with fresh_checkpoints(args.fresh):
-        if exp.paper == "kd":
-            from lgm.experiments.plan import run_kd
-
-            result = run_kd(exp, cfg)
-        else:
-            result = exp.run(cfg)
+        result = exp.compute(cfg)
     if args.out:
         from lgm.experiments.cache import strict_json  # the store's one strict-JSON rule
 
@@ -281,41 +276,19 @@ def project_errors() -> tuple[type[BaseException], ...]:
     """The errors the command line reports in one line: the project's own (bad input, missing
     or malformed data, a diverged run, a broken checkpoint, the cache) and the system's (disk,
     permissions). Anything else is a bug and shows its traceback."""
-    from lgm.data.faithful import FaithfulFormatError
-    from lgm.data.idx import IdxFormatError
-    from lgm.data.strokes import StrokeFormatError
-    from lgm.device import ThreadsSettingError
-    from lgm.experiments.spec import TrainingForbiddenError
-    from lgm.report.parameters import ParameterError
+    from lgm.errors import LgmError
 
-    return (ConfigError, argparse.ArgumentTypeError, ParameterError, IdxFormatError,
-            StrokeFormatError, FaithfulFormatError, TrainingForbiddenError, ThreadsSettingError,
-            OSError,
-            *diverged_errors(), *checkpoint_errors())
-
-
-def diverged_errors() -> tuple[type[BaseException], ...]:
-    from lgm.experiments.bounds import DivergedResultError
-    from lgm.experiments.cache import NonFiniteResultError
-    from lgm.experiments.kd_toy_engine import ToyDivergedError
-    from lgm.training import NonFiniteLossError
-    from lgm.training.fit import TrainingDivergedError
-
-    return (NonFiniteLossError, NonFiniteResultError, TrainingDivergedError, ToyDivergedError,
-            DivergedResultError)
-
-
-def checkpoint_errors() -> tuple[type[BaseException], ...]:
-    from lgm.training import CheckpointError
-
-    return (CheckpointError,)
+    return (LgmError, argparse.ArgumentTypeError, OSError)
 
 
 def failure(err: BaseException) -> tuple[str, str]:
     """(kind, one-line message) of one of :func:`project_errors`."""
-    if isinstance(err, diverged_errors()):
-        return "diverged", f"{err} (nothing was cached for this run)"
-    if isinstance(err, checkpoint_errors()):
+    from lgm.errors import DivergedError
+    from lgm.training.checkpoint import CheckpointError
+
+    if isinstance(err, DivergedError):
+        return "diverged", str(err)
+    if isinstance(err, CheckpointError):
         return "checkpoint", str(err)
     if isinstance(err, CacheError):
         return "storage", str(err)

@@ -47,7 +47,7 @@ figure_dir = "build/figures"
 # data: fashion
 from IPython.display import Markdown, display
 
-from lgm.experiments import make_config
+from lgm.experiments.registry import get
 from lgm.report.figures import per_task_figure
 from lgm.report.lifelong import per_task_values, worse_claims
 from lgm.report.page import begin
@@ -59,15 +59,10 @@ page = begin("app73", preset=preset, seeds=resolve_seeds(preset, seeds), device=
              + f" Likelihood weight {ll_weight} (our choice; the paper gives none).")
 
 
-def config(seed, **extra):
-    # without-LL is fig3's lifelong configuration, field for field (a cache hit).
-    return make_config(preset, experiment="fashion", method="lifelong", seed=seed, arch=arch,
-                       device=device, data_root=data_root, visuals=8, **extra)
-
-
-results = page.run({"without-LL": [config(s) for s in page.seeds],
-                    "with-LL": [config(s, likelihood_weight=float(ll_weight))
-                                for s in page.seeds]})
+# without-LL is fig3's lifelong configuration, field for field (a cache hit)
+lifelong = dict(method="lifelong", arch=arch, visuals=8)
+results = page.run(get("fashion"), {
+    "without-LL": lifelong, "with-LL": dict(lifelong, likelihood_weight=float(ll_weight))})
 variants = [v for v in ("without-LL", "with-LL") if v in results]
 
 # %% tags=["hide-input"]

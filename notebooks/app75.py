@@ -44,7 +44,7 @@ figure_dir = "build/figures"
 # data: fashion, mnist
 from IPython.display import Markdown, display
 
-from lgm.experiments import make_config
+from lgm.experiments.registry import get
 from lgm.report.figures import per_task_figure
 from lgm.report.lifelong import app75_claims, epochs_table
 from lgm.report.page import begin
@@ -53,11 +53,10 @@ from lgm.report.runs import preset_limits, resolve_seeds
 page = begin("app75", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
              data_root=data_root, figure_dir=figure_dir,
              caveat=preset_limits(preset, len(resolve_seeds(preset, seeds))))
-results = page.run({m: [make_config(preset, experiment="fashion_mnist20", method=m, seed=s,
-                                    arch=arch, device=device, data_root=data_root, visuals=0)
-                        for s in page.seeds] for m in methods})
+sequence = get("fashion_mnist20")
+results = page.run(sequence, {m: dict(method=m, arch=arch, visuals=0) for m in methods})
 methods = [m for m in methods if m in results]
-max_epochs = make_config(preset, experiment="fashion_mnist20").max_epochs
+max_epochs = sequence.make_config(preset).max_epochs
 n_fashion = 10  # tasks 1..10 are Fashion-MNIST, 11..20 MNIST
 
 # %% tags=["hide-input"]

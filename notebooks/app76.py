@@ -26,8 +26,9 @@
 # last distribution, on the cumulative test set (lower is better for both).
 #
 # **Tasks.** At the quick preset each run sees only the **first five** Fashion-MNIST classes
-# (`lgm.experiments.plan.QUICK_CUTS`), to keep eight runs within the book's CPU budget; so "the last
-# task" is the fifth and the numbers are not comparable with those of the Figure 3 page.
+# (`lgm.experiments.registry.QUICK_CUTS`), to keep eight runs within the book's CPU budget; so
+# "the last task" is the fifth and the numbers are not comparable with those of the Figure 3
+# page.
 # The paper preset uses all ten.
 #
 # **Divergence.** The information-gain term is a lower bound that the student *minimises*;
@@ -49,13 +50,13 @@ figure_dir = "build/figures"
 # data: fashion
 from IPython.display import Markdown, display
 
-from lgm.experiments import make_config
-from lgm.experiments.plan import quick_cut
+from lgm.experiments.registry import get
 from lgm.report import ranges
 from lgm.report.page import begin
 from lgm.report.runs import preset_limits, resolve_seeds
 
-tasks = quick_cut("app76", preset)  # the quick book's budget cut, from the plan
+fashion = get("fashion")
+tasks = fashion.quick_cut("app76", preset)  # the quick book's budget cut, declared once
 page = begin("app76", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
              data_root=data_root, figure_dir=figure_dir,
              caveat=preset_limits(preset, len(resolve_seeds(preset, seeds)))
@@ -63,14 +64,11 @@ page = begin("app76", preset=preset, seeds=resolve_seeds(preset, seeds), device=
 settings = {("ewc", float(g)): {"ewc_gamma": float(g)} for g in ewc_gammas}
 settings |= {("lifelong", float(lam)): {"info_gain_weight": float(lam)}
              for lam in lifelong_lambdas}
-results = page.run({ranges.label(*k): [make_config(preset, experiment="fashion", method=k[0],
-                                                   seed=s, arch=arch, device=device,
-                                                   data_root=data_root, visuals=0, **tasks,
-                                                   **extra)
-                                       for s in page.seeds] for k, extra in settings.items()})
+results = page.run(fashion, {ranges.label(*k): dict(method=k[0], arch=arch, visuals=0, **extra)
+                             for k, extra in settings.items()})
 diverged = {m: sorted(s for mm, s, _ in page.runs.failed if mm == m)
             for m, _, _ in page.runs.failed}
-n_tasks_run = tasks.get("num_tasks") or make_config(preset).num_tasks or 10
+n_tasks_run = tasks.get("num_tasks") or fashion.make_config(preset).num_tasks or 10
 
 # %% tags=["hide-input"]
 fig, data = ranges.figure(results, {"ewc": ewc_gammas, "lifelong": lifelong_lambdas},

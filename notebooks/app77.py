@@ -43,7 +43,7 @@ figure_dir = "build/figures"
 # data: mnist
 from IPython.display import Markdown, display
 
-from lgm.experiments import make_config
+from lgm.experiments.registry import get
 from lgm.report.figures import per_task_table, sequential_figure
 from lgm.report.lifelong import app77_claims, app77_table
 from lgm.report.page import begin
@@ -52,11 +52,10 @@ from lgm.report.runs import preset_limits, resolve_seeds
 page = begin("app77", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
              data_root=data_root, figure_dir=figure_dir,
              caveat=preset_limits(preset, len(resolve_seeds(preset, seeds))))
-results = page.run({m: [make_config(preset, experiment="mnist", method=m, seed=s, arch=arch,
-                                    device=device, data_root=data_root)
-                        for s in page.seeds] for m in methods})
+mnist = get("mnist")
+results = page.run(mnist, {m: dict(method=m, arch=arch) for m in methods})
 methods = [m for m in methods if m in results]
-max_epochs = make_config(preset, experiment="mnist").max_epochs
+max_epochs = mnist.make_config(preset).max_epochs
 
 # %% tags=["hide-input"]
 fig = sequential_figure(results, methods, max_epochs=max_epochs,

@@ -55,8 +55,7 @@ figure_dir = "build/figures"
 # data: mnist
 from IPython.display import Markdown, display
 
-from lgm.experiments import make_config
-from lgm.experiments.plan import quick_cut
+from lgm.experiments.registry import get
 from lgm.report import latent
 from lgm.report.page import begin
 from lgm.report.runs import preset_limits, resolve_seeds
@@ -84,8 +83,8 @@ page = begin("fig1b", preset=preset, seeds=resolve_seeds(preset, seeds), device=
 from lgm.data.tasks import make_tasks
 from lgm.report import diagrams
 
-setting = make_config(preset, experiment="mnist", seed=page.seeds[0], device=device,
-                      data_root=data_root)
+setting = get("mnist").make_config(preset, page.seeds[:1], device=device,
+                                   data_root=data_root).runs()[0]  # one seed's run
 sequence = make_tasks("mnist", root=data_root, num_tasks=5, max_per_task=4,
                       seed=page.seeds[0])
 page.figure(diagrams.draw_task_sequence(sequence, per_task=4, batch_size=setting.batch_size),
@@ -119,12 +118,9 @@ page.figure(diagrams.draw_teacher_student(objective, batch_size=setting.batch_si
 # %% tags=["hide-input"]
 # At the quick preset 200 training images per digit (not 500, the plan's quick cut) keep the
 # two runs within a minute of CPU; the other presets keep their own.
-budget = quick_cut("fig1b", preset)
-results = page.run({label: [make_config(preset, experiment="mnist", method="full", seed=s,
-                                        arch=arch, device=device, data_root=data_root,
-                                        continuous=2, discrete=j, classifier_epochs=0,
-                                        visuals=8, **budget)
-                            for s in page.seeds] for label, j in latent.MODELS.items()})
+results = page.run(get("mnist"), {
+    label: dict(method="full", arch=arch, continuous=2, discrete=j, classifier_epochs=0,
+                visuals=8) for label, j in latent.MODELS.items()})
 first = {m: runs[0] for m, runs in results.items()}  # pictures: the first seed
 
 # %% tags=["hide-input"]

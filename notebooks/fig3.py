@@ -68,7 +68,7 @@ figure_dir = "build/figures"
 # data: fashion
 from IPython.display import Markdown, display
 
-from lgm.experiments import make_config
+from lgm.experiments.registry import get
 from lgm.report.early_stopping import decline_claim, stopping_table
 from lgm.report.figures import per_task_table, sequential_figure
 from lgm.report.lifelong import fig3_claims, final_table
@@ -78,12 +78,11 @@ from lgm.report.runs import preset_limits, resolve_seeds
 page = begin("fig3", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
              data_root=data_root, figure_dir=figure_dir,
              caveat=preset_limits(preset, len(resolve_seeds(preset, seeds))))
-results = page.run({m: [make_config(preset, experiment="fashion", method=m, seed=s, arch=arch,
-                                    device=device, data_root=data_root, visuals=8)
-                        for s in page.seeds] for m in methods})
+fashion = get("fashion")
+results = page.run(fashion, {m: dict(method=m, arch=arch, visuals=8) for m in methods})
 variants = list(methods)  # as asked; `methods`: those with results
 methods = [m for m in methods if m in results]
-max_epochs = make_config(preset, experiment="fashion").max_epochs
+max_epochs = fashion.make_config(preset).max_epochs
 
 # %% tags=["hide-input"]
 fig = sequential_figure(results, methods, max_epochs=max_epochs,
@@ -134,11 +133,9 @@ page.show_claims()
 if preset == "paper":
     quick = begin("fig3", preset="quick", seeds=resolve_seeds("quick", None), device=device,
                   data_root=data_root, figure_dir=figure_dir, show=False)
-    quick_results = quick.run({m: [make_config("quick", experiment="fashion", method=m, seed=s,
-                                               arch=arch, device=device, data_root=data_root,
-                                               visuals=8) for s in quick.seeds]
-                               for m in variants})
-    quick_max = make_config("quick", experiment="fashion").max_epochs
+    quick_results = quick.run(fashion, {m: dict(method=m, arch=arch, visuals=8)
+                                        for m in variants})
+    quick_max = fashion.make_config("quick").max_epochs
     fig = sequential_figure(quick_results, list(quick_results), max_epochs=quick_max,
                             xlabel="number of distributions seen",
                             title=f"Split Fashion-MNIST, {arch}, preset quick, {quick.seed_text}")

@@ -55,24 +55,22 @@ figure_dir = "build/figures"
 # data: mnist
 from IPython.display import Markdown, display
 
-from lgm.experiments import make_config
-from lgm.experiments.plan import quick_cut
+from lgm.experiments.registry import get
 from lgm.report.figures import per_task_figure
 from lgm.report.lifelong import fig4_claims, final_table
 from lgm.report.page import begin
 from lgm.report.runs import preset_limits, resolve_seeds
 
 # Quick preset only (the plan's cut): the first three distributions (unpermuted, G1, G2).
-reduced = quick_cut("fig4", preset)
+permuted = get("permuted")
+reduced = permuted.quick_cut("fig4", preset)
 page = begin("fig4", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
              data_root=data_root, figure_dir=figure_dir,
              caveat=preset_limits(preset, len(resolve_seeds(preset, seeds)))
              + (" Quick preset: the first three distributions only." if reduced else ""))
-results = page.run({m: [make_config(preset, experiment="permuted", method=m, seed=s, arch=arch,
-                                    device=device, data_root=data_root, **reduced)
-                        for s in page.seeds] for m in methods})
+results = page.run(permuted, {m: dict(method=m, arch=arch) for m in methods})
 methods = [m for m in methods if m in results]
-max_epochs = make_config(preset, experiment="permuted").max_epochs
+max_epochs = permuted.make_config(preset).max_epochs
 
 # %% tags=["hide-input"]
 fig, data = per_task_figure(

@@ -49,7 +49,7 @@ figure_dir = "build/figures"
 from IPython.display import Markdown, display
 
 from lgm.data import DataNotFoundError, locate_dataset
-from lgm.experiments import make_config
+from lgm.experiments.registry import get
 from lgm.report.codes import transfer_claims, transfer_figure, transfer_table
 from lgm.report.page import begin
 from lgm.report.runs import preset_limits, resolve_seeds
@@ -70,11 +70,8 @@ page = begin("fig5", preset=preset, seeds=resolve_seeds(preset, seeds), device=d
                  f"the paper's experiment ({missing}); it shows the stand-in "
                  "fashion_then_mnist, all of Fashion-MNIST followed by all of MNIST. Nothing "
                  "below is a result on SVHN."))
-results = page.run({"lifelong": [make_config(preset, experiment=experiment, method="lifelong",
-                                             seed=s, arch=arch, device=device,
-                                             data_root=data_root, continuous=2,
-                                             classifier_epochs=0, visuals=8)
-                                 for s in page.seeds]})["lifelong"]
+results = page.run(get(experiment), {"lifelong": dict(
+    method="lifelong", arch=arch, continuous=2, classifier_epochs=0, visuals=8)})["lifelong"]
 
 # %% tags=["hide-input"]
 page.figure(transfer_figure(results[0], f"{label}, lifelong, 2-d z_c, {arch}, preset "

@@ -38,7 +38,7 @@ figure_dir = "build/figures"
 # data: fashion
 from IPython.display import Markdown, display
 
-from lgm.experiments import make_config
+from lgm.experiments.registry import get
 from lgm.report.codes import code_drift, per_code_figure
 from lgm.report.page import begin
 from lgm.report.runs import preset_limits, resolve_seeds
@@ -46,10 +46,8 @@ from lgm.report.runs import preset_limits, resolve_seeds
 page = begin("fig6", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
              data_root=data_root, figure_dir=figure_dir,
              caveat=preset_limits(preset, len(resolve_seeds(preset, seeds))))
-results = page.run({"lifelong": [make_config(preset, experiment="fashion", method="lifelong",
-                                             seed=s, arch=arch, device=device,
-                                             data_root=data_root, visuals=8)
-                                 for s in page.seeds]})["lifelong"]
+results = page.run(get("fashion"), {"lifelong": dict(method="lifelong", arch=arch,
+                                                      visuals=8)})["lifelong"]
 
 # %% tags=["hide-input"]
 for result in results[:2]:  # the paper shows two runs

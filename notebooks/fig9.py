@@ -46,7 +46,7 @@ figure_dir = "build/figures"
 # data: fashion
 from IPython.display import Markdown, display
 
-from lgm.experiments import make_config
+from lgm.experiments.registry import get
 from lgm.report.figures import per_task_figure
 from lgm.report.lifelong import no_difference_claims, per_task_values
 from lgm.report.page import begin
@@ -56,10 +56,9 @@ page = begin("fig9", preset=preset, seeds=resolve_seeds(preset, seeds, "fig9"), 
              data_root=data_root, figure_dir=figure_dir,
              caveat=preset_limits(preset, len(resolve_seeds(preset, seeds, "fig9"))))
 directions = ["reverse", "forward"]
-results = page.run({d: [make_config(preset, experiment="fashion", method="lifelong", seed=s,
-                                    arch=arch, device=device, data_root=data_root, visuals=8,
-                                    **({} if d == "reverse" else {"consistency_direction": d}))
-                        for s in page.seeds] for d in directions})
+results = page.run(get("fashion"), {
+    d: dict(method="lifelong", arch=arch, visuals=8,
+            **({} if d == "reverse" else {"consistency_direction": d})) for d in directions})
 directions = [d for d in directions if d in results]
 
 # %% tags=["hide-input"]

@@ -59,12 +59,14 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from lgm.experiments.kd_hm import kd_hm_config, run_kd_hm
+from lgm.experiments.registry import get
 from lgm.report import kd_hm
 from lgm.report.page import begin
 from lgm.report.runs import resolve_seeds
 
-cfg = kd_hm_config(preset, seeds=tuple(resolve_seeds(preset, seeds)), device=device)
+hm = get("kd_hm")
+data_path = None if data_root is None else str(Path(data_root) / "old-faithful.csv")
+cfg = hm.make_config(preset, resolve_seeds(preset, seeds), data_path=data_path)
 page = begin("kd_hm", preset=preset, seeds=list(cfg.seeds), device=device,
              data_root=data_root, figure_dir=figure_dir,
              caveat="" if preset == "paper" else
@@ -72,9 +74,7 @@ page = begin("kd_hm", preset=preset, seeds=list(cfg.seeds), device=device,
              f"{cfg.distill_steps} distillation and {cfg.scratch_steps} scratch steps; sizes, "
              "optimiser and data are the paper's. A student conditional with 2 ReLU units can "
              "lose both and stall for hundreds of steps: read the per-seed values.")
-data_path = None if data_root is None else str(Path(data_root) / "old-faithful.csv")
-results = [run_kd_hm(kd_hm_config(preset, seed=s, device=device, data_path=data_path))
-           for s in cfg.seeds]
+results = page.run(hm, {"kd_hm": dict(data_path=data_path)})["kd_hm"]  # one per seed
 models = ["teacher", *cfg.methods]
 
 # %% [markdown]

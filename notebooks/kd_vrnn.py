@@ -65,13 +65,14 @@ figure_dir = "build/figures"
 # data: hershey (Hershey-font stand-in for IAM-OnDB; IAM-OnDB lineStrokes when found)
 from IPython.display import Markdown, display
 
-from lgm.experiments.kd_vrnn import MODELS, kd_vrnn_config, run_kd_vrnn
+from lgm.experiments.kd_vrnn import MODELS
+from lgm.experiments.registry import get
 from lgm.report import kd_vrnn
 from lgm.report.page import begin
 from lgm.report.runs import resolve_seeds
 
-cfg = kd_vrnn_config(preset, seed=resolve_seeds(preset, seeds)[0], device=device,
-                     data_root=data_root)
+vrnn = get("kd_vrnn")
+cfg = vrnn.make_config(preset, resolve_seeds(preset, seeds))
 page = begin("kd_vrnn", preset=preset, seeds=resolve_seeds(preset, seeds), device=device,
              data_root=data_root, figure_dir=figure_dir,
              caveat="" if preset == "paper" else
@@ -79,8 +80,7 @@ page = begin("kd_vrnn", preset=preset, seeds=resolve_seeds(preset, seeds), devic
              f"{list(cfg.student_hidden)} / {cfg.student_rnn}, {cfg.max_len}-step sequences, "
              f"{cfg.teacher_steps} teacher and {cfg.student_steps} student Adam steps: the "
              "verdicts describe this budget, not a test of the paper's Fig. 8.")
-results = [run_kd_vrnn(kd_vrnn_config(preset, seed=s, device=device, data_root=data_root))
-           for s in page.seeds]
+results = page.run(vrnn, {"kd_vrnn": {}})["kd_vrnn"]  # one per seed
 models = [m for m in MODELS if m in results[0]["metrics"]]
 
 # %% [markdown]

@@ -55,9 +55,9 @@ def test_unknown_pages_are_named(capsys):
 
 
 def test_a_budget_starts_nothing_that_would_not_fit(capsys, monkeypatch):
-    from lgm.experiments import plan
+    from lgm.experiments.experiment import Experiment
 
-    monkeypatch.setattr(plan, "status_of", lambda exp, cfg: "missing")  # whatever is committed
+    monkeypatch.setattr(Experiment, "status", lambda self, cfg: "missing")  # whatever is stored
     chosen = run_grid("paper", ["kd_hm", "kd_table1"], budget_min=5, dry_run=True)
     assert [u.exp.name for u in chosen] == ["kd_hm"]
     assert "would exceed" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import torch
 
 from lgm.experiments import cpu_estimate, harvest, make_config, plan
 from lgm.experiments.cache import cached_run
+from lgm.experiments.registry import get
 from lgm.experiments.spec import may_train
 from lgm.report.claims import NOT_YET_RUN
 from lgm.report.page import begin
@@ -60,8 +61,8 @@ def test_a_page_that_may_not_train_shows_what_is_stored(smoke_env, monkeypatch, 
     monkeypatch.setenv("LGM_NO_TRAIN", "1")
     page = begin("fig3", preset="smoke", seeds=[0, 1], device="cpu", show=False,
                  figure_dir=smoke_env / "figures")
-    results = page.run({m: [make_config("smoke", method=m, seed=s, **SMALL) for s in (0, 1)]
-                        for m in ("lifelong", "ewc")})
+    variant = {k: v for k, v in SMALL.items() if k not in ("experiment", "device")}
+    results = page.run(get("fashion"), {m: dict(variant, method=m) for m in ("lifelong", "ewc")})
     assert [r["config"]["seed"] for r in results["lifelong"]] == [0] and "ewc" not in results
     assert page.runs.missing == {"lifelong": [1], "ewc": [0, 1]}
     assert page.seed_text == "lifelong 1 of 2 seeds"

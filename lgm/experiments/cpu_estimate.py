@@ -15,7 +15,8 @@ per-image costs ``c`` are measured here (:func:`calibrate`): a few epochs of the
 loop (:func:`lgm.experiments.lifelong.run_stack`) on synthetic images of the experiment's shape,
 the evaluation and the classifier's training, at the current torch thread count; they are cached
 per machine and thread count in ``$LGM_CACHE/calibration/``. KD units are not calibrated: their
-CPU times are measured ones where a unit has run on a CPU, else stated guesses (:data:`KD_CPU_S`).
+CPU times are measured ones where a unit has run on a CPU, else stated guesses (each KD
+experiment's ``paper_cpu_s``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 import torch
 
-from lgm.experiments.config import LifelongConfig, RunConfig
+from lgm.experiments.config import RunConfig
 from lgm.paths import cache_root, write_bytes_atomic
 
 # Per task of each experiment: training images (before the validation split) and test images,
@@ -46,16 +47,6 @@ TASK_IMAGES: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 }
 IMAGE_SHAPES = {"svhn_mnist": (3, 32, 32)}  # others (1, 28, 28)
 
-#: CPU seconds of a whole KD unit at the paper preset, one thread: (seconds, how known).
-KD_CPU_S: dict[str, tuple[float, str]] = {
-    "kd_toy_gaussian": (800.0, "measured"), "kd_toy_binomial": (1250.0, "measured"),
-    "kd_hm": (54.0, "measured"),
-    # about one lifelong Fashion seed: its distillation trains the ten tasks at the paper
-    # budget; its lifelong and vanilla runs are Figure 3's committed ones
-    "kd_bridge": (3_000.0, "guess"),
-    "kd_table1": (200_000.0, "guess"), "kd_lambda": (100_000.0, "guess"),
-    "kd_vrnn": (100_000.0, "guess"), "kd_table2": (100_000.0, "guess"),
-}
 CAL_STEPS, CAL_EPOCHS = 12, (1, 3)  # steps per epoch and the two epoch counts timed
 
 
@@ -197,12 +188,3 @@ def seed_seconds(cfg: RunConfig, classifier: bool = True) -> float:
     n_classifier = sum(TASK_IMAGES[cfg.experiment][0])
     fit = cfg.classifier_epochs * n_classifier * cal.classifier if classifier else 0.0
     return train + evaluation + fit
-
-
-def unit_seconds(exp_name: str, cfg: Any) -> tuple[float, str]:
-    """Estimated CPU seconds of a whole unit (every seed, one after another) and how the number
-    is known: "calibrated" (lifelong), "measured" or "guess" (KD)."""
-    if isinstance(cfg, LifelongConfig):
-        runs = cfg.runs()
-        return sum(seed_seconds(r) for r in runs), "calibrated"
-    return KD_CPU_S.get(exp_name, (10_000.0, "guess"))

@@ -13,10 +13,10 @@ Backends:
   ``cuda`` asks for ``gpu_fraction`` of a GPU so that several small stacks share one. Each task
   computes into a private cache and sends back the result files it wrote; the driver writes
   them into its own cache (no shared file system needed). Like the local backend, the driver
-  takes the per-key locks of a unit (:func:`unit_locks`: a lifelong stack's result keys, a KD
-  experiment's completion record) and looks it up again before dispatching it, and holds them
-  until its files are stored: a local run of the same key waits and then reads the result,
-  and a unit another process computed meanwhile is not dispatched. The driver never
+  takes the per-key locks of a unit (:meth:`Experiment.lock_names`: a lifelong stack's result
+  keys, a KD experiment's completion record) and looks it up again before dispatching it, and
+  holds them until its files are stored: a local run of the same key waits and then reads
+  the result, and a unit another process computed meanwhile is not dispatched. The driver never
   overwrites a result file that is already there (the first one stays).
 """
 
@@ -30,35 +30,12 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from lgm.experiments.cache import (
-    cached_runs,
-    call_paths,
-    data_fingerprint,
-    result_key,
-    try_key_locks,
-)
-from lgm.experiments.config import LifelongConfig
-from lgm.experiments.plan import (
-    RUNS_GROUP,
-    Unit,
-    kd_params,
-    make_plan,
-    order_for_pages,
-    run_kd,
-    status_of,
-)
-from lgm.experiments.spec import Experiment, ExperimentConfig
+from lgm.experiments.cache import try_key_locks
+from lgm.experiments.plan import Unit, make_plan, order_for_pages
 from lgm.paths import cache_root, write_bytes_atomic
 
 BACKENDS = ("local", "ray")
 LOCK_POLL_S = 1.0  # how often the Ray driver retries a unit whose keys another process holds
-
-
-def compute_unit(exp: Experiment, cfg: ExperimentConfig) -> Any:
-    """Train one unit through the cache (a lifelong stack, or a KD experiment)."""
-    if isinstance(cfg, LifelongConfig):
-        return cached_runs(cfg.runs())
-    return run_kd(exp, cfg)
 
 
 def _result_files(root: Path) -> dict[str, bytes]:
@@ -76,7 +53,7 @@ def compute_remote(exp_name: str, cfg_values: dict[str, Any]) -> dict[str, bytes
     with tempfile.TemporaryDirectory(prefix="lgm-ray-") as private:
         os.environ["LGM_CACHE"] = private
         os.environ.setdefault("LGM_PROGRESS", "0")
-        compute_unit(exp, exp.config(**cfg_values))
+        exp.compute(exp.config(**cfg_values))
         return _result_files(Path(private))
 
 
@@ -96,14 +73,6 @@ def store_files(files: dict[str, bytes]) -> int:
     for stem in sorted(kept):
         log(f"grid: {stem}.json was stored meanwhile by another process; kept that one")
     return written
-
-
-def unit_locks(unit: Unit) -> list[str]:
-    """The lock names the cache takes to compute ``unit``: the result keys of a lifelong
-    stack's runs, or the completion record of a KD experiment (:func:`plan.run_kd`)."""
-    if isinstance(unit.cfg, LifelongConfig):
-        return [result_key(c, data_fingerprint(c)) for c in unit.cfg.runs()]
-    return [f"{RUNS_GROUP}-{call_paths(RUNS_GROUP, unit.exp.name, kd_params(unit.cfg))[1].stem}"]
 
 
 def log(text: str) -> None:
@@ -139,7 +108,7 @@ def run_grid(preset: str = "paper", pages: list[str] | None = None, backend: str
         started = time.time()
         for i, unit in enumerate(chosen, 1):
             t0 = time.time()
-            compute_unit(unit.exp, unit.cfg)
+            unit.exp.compute(unit.cfg)
             log(f"grid: {i}/{len(chosen)} {unit.exp.name} done in {time.time() - t0:.1f} s "
                 f"(total {time.time() - started:.1f} s)")
         return chosen
@@ -163,14 +132,14 @@ def _run_ray(units: list[Unit], gpu_fraction: float, num_cpus: int | None) -> li
     try:
         while waiting or pending:
             for unit in list(waiting):  # dispatch what no other process is computing
-                held = try_key_locks(unit_locks(unit))
+                held = try_key_locks(unit.exp.lock_names(unit.cfg))
                 if held is None:
                     if id(unit) not in told:
                         told.add(id(unit))
                         log(f"grid: waiting for another process computing {unit.exp.name}")
                     continue
                 waiting.remove(unit)
-                if status_of(unit.exp, unit.cfg) in ("committed", "cached"):
+                if unit.exp.status(unit.cfg) in ("committed", "cached"):
                     held.close()
                     log(f"grid: {unit.exp.name} was computed by another process; not "
                         "dispatched")

@@ -18,11 +18,9 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from lgm.experiments.cache import cached_runs
-from lgm.experiments.config import LifelongConfig
-from lgm.experiments.plan import Unit, add_cpu_estimates, make_plan, run_kd
-from lgm.experiments.spec import ExperimentConfig
+from lgm.experiments.plan import Unit, add_cpu_estimates, make_plan
 
 #: The pages the books' readers look at first (the issue's value order).
 HEADLINE = ("fig3", "app77", "fig1b", "kd_hm", "kd_bridge", "fig9", "app73")
@@ -30,10 +28,11 @@ HEADLINE = ("fig3", "app77", "fig1b", "kd_hm", "kd_bridge", "fig9", "app73")
 
 @dataclass
 class Job:
-    """One thing the harvest computes at once: a lifelong seed, or a whole KD unit."""
+    """One thing the harvest computes at once: a lifelong seed, or a whole KD unit
+    (:meth:`lgm.experiments.experiment.Experiment.jobs`)."""
 
     unit: Unit
-    cfg: ExperimentConfig
+    cfg: Any
     estimate_s: float
 
     @property
@@ -49,12 +48,7 @@ def log(text: str) -> None:
 
 def jobs_of(unit: Unit) -> list[Job]:
     """A lifelong unit's missing seeds (each its own job), or the whole KD unit."""
-    from lgm.experiments.cache import lookup
-    from lgm.experiments.cpu_estimate import seed_seconds
-
-    if not isinstance(unit.cfg, LifelongConfig):
-        return [Job(unit, unit.cfg, unit.cpu_s or 0.0)]
-    return [Job(unit, run, seed_seconds(run)) for run in unit.cfg.runs() if lookup(run) is None]
+    return [Job(unit, job, unit.exp.job_cpu_seconds(job)) for job in unit.exp.jobs(unit.cfg)]
 
 
 def harvest_order(units: list[Unit], by_page: dict[str, list[str]], budget_s: float,
@@ -80,10 +74,7 @@ def harvest_order(units: list[Unit], by_page: dict[str, list[str]], budget_s: fl
 
 def compute(job: Job) -> None:
     """Train one job through the result cache (a lifelong seed resumes its checkpoint)."""
-    if isinstance(job.unit.cfg, LifelongConfig):
-        cached_runs([job.cfg])
-    else:
-        run_kd(job.unit.exp, job.cfg)
+    job.unit.exp.compute_job(job.cfg)
 
 
 def settle_process(threads: int | None = None) -> int:

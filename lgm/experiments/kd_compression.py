@@ -48,7 +48,8 @@ from torch import Tensor
 from lgm.data.images import IMAGE_DATASETS, ImageData, image_size_of, load_images
 from lgm.device import cpu_threads, resolve_device, thread_count
 from lgm.experiments.cache import cached_call
-from lgm.experiments.spec import Experiment, ExperimentConfig, Preset, make_config
+from lgm.experiments.experiment import Experiment
+from lgm.experiments.spec import ExperimentConfig, Preset, make_config
 from lgm.metrics.classifier import load_or_train_classifier
 from lgm.metrics.two_sample import (
     ClassifierFeatures,
@@ -485,11 +486,13 @@ TABLE1 = Experiment(
     title="Table 1: data-free compression of a 5-layer ladder VAE (ours, local, scratch)",
     config=KDCompressionConfig, presets=PRESETS, run=table1_runs, pages=("kd_table1",),
     paper_seeds=PAPER_SEEDS, paper_values={"table1": PAPER["table1"],
-                                           "parameters": PAPER["parameters"]})
+                                           "parameters": PAPER["parameters"]},
+    paper_gpu_s=3600.0, paper_cpu_s=(200_000.0, "guess"))
 LAMBDA = Experiment(
     name="kd_lambda", paper="kd", title="Fig. 7: the weight lambda of the latent loss (eq. 7)",
     config=KDCompressionConfig, presets=PRESETS, run=lambda_runs, pages=("kd_lambda",),
-    paper_seeds=PAPER_SEEDS, paper_values={"lambdas": PAPER["lambdas"], "lam": PAPER["lam"]})
+    paper_seeds=PAPER_SEEDS, paper_values={"lambdas": PAPER["lambdas"], "lam": PAPER["lam"]},
+    paper_gpu_s=1800.0, paper_cpu_s=(100_000.0, "guess"))
 EXPERIMENTS = [TABLE1, LAMBDA]
 
 

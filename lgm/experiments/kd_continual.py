@@ -65,7 +65,8 @@ from lgm.data.idx import DataNotFoundError
 from lgm.data.images import ImageData, load_images
 from lgm.device import cpu_threads, resolve_device, thread_count
 from lgm.experiments.cache import cached_call
-from lgm.experiments.spec import Experiment, ExperimentConfig, Preset, make_config
+from lgm.experiments.experiment import Experiment
+from lgm.experiments.spec import ExperimentConfig, Preset, make_config
 from lgm.losses.distillation import local_distillation_loss, target_free_loss
 from lgm.metrics.classifier import load_or_train_classifier
 from lgm.metrics.two_sample import (
@@ -587,7 +588,8 @@ TABLE2 = Experiment(
     title="Table 2: KD-based continual learning of a conditional ladder VAE (ours, local, "
           "LGM, CURL)",
     config=KDContinualConfig, presets=PRESETS, run=table2_runs, pages=("kd_table2",),
-    paper_seeds=PAPER_SEEDS, paper_values=PAPER)
+    paper_seeds=PAPER_SEEDS, paper_values=PAPER, paper_gpu_s=1800.0,
+    paper_cpu_s=(100_000.0, "guess"))
 EXPERIMENTS = [TABLE2]
 
 

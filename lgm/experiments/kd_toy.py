@@ -24,13 +24,15 @@ import numpy as np
 from pydantic import Field, FiniteFloat, NonNegativeInt, PositiveInt, field_validator
 
 from lgm.experiments.cache import cached_call
+from lgm.experiments.experiment import Experiment
 from lgm.experiments.kd_toy_engine import fingerprint as engine_fingerprint
 from lgm.experiments.kd_toy_engine import run_figure
-from lgm.experiments.spec import Experiment, ExperimentConfig, make_config
+from lgm.experiments.spec import ExperimentConfig, make_config
 
 CHAINS = ("gaussian", "binomial")
 METHODS = ("ours", "local")
 PAGES = {"gaussian": "kd_fig2", "binomial": "kd_fig5"}
+PAPER_CPU_S = {"gaussian": 800.0, "binomial": 1250.0}  # a paper unit on one CPU thread, measured
 FIGURES = {"gaussian": "Fig. 2", "binomial": "Fig. 5"}
 
 
@@ -359,7 +361,8 @@ EXPERIMENTS: list[Experiment] = [
     Experiment(name=f"kd_toy_{chain}", paper="kd",
                title=f"KD paper {FIGURES[chain]}: error accumulation in a {chain} chain",
                config=ToyConfig, presets=PRESETS, run=_run, pages=(PAGES[chain],),
-               paper_seeds=PAPER_SEEDS, paper_values=PAPER[chain], fixed={"chain": chain})
+               paper_seeds=PAPER_SEEDS, paper_values=PAPER[chain], fixed={"chain": chain},
+               paper_gpu_s=PAPER_CPU_S[chain], paper_cpu_s=(PAPER_CPU_S[chain], "measured"))
     for chain in CHAINS
 ]
 EXPERIMENTS_BY_CHAIN = {e.fixed["chain"]: e for e in EXPERIMENTS}

@@ -13,8 +13,7 @@ book pages that show it. :func:`make_config` applies the one seed rule:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import (
@@ -27,12 +26,14 @@ from pydantic import (
     model_validator,
 )
 
+from lgm.errors import LgmError
+
 PRESETS = ("smoke", "quick", "paper")
 Preset = Literal["smoke", "quick", "paper", "custom"]
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
 
 
-class TrainingForbiddenError(RuntimeError):
+class TrainingForbiddenError(LgmError, RuntimeError):
     """Something would be computed where only stored results may be read (``LGM_NO_TRAIN``:
     a book page shown at the paper preset from committed results, on a CPU)."""
 
@@ -56,7 +57,7 @@ def check_may_train(what: str, preset: str | None = None) -> None:
                                      "commit the result)")
 
 
-class ConfigError(ValueError):
+class ConfigError(LgmError, ValueError):
     """A config value is out of range or unknown; the message names the field and the value."""
 
 
@@ -123,25 +124,10 @@ def default_seeds(preset: str, paper_seeds: Sequence[int] = PAPER_SEEDS,
     return tuple(paper_seeds) if preset == "paper" else (0,)
 
 
-@dataclass(frozen=True)
-class Experiment:
-    """One experiment of one paper, runnable by name."""
-
-    name: str
-    paper: str  # "lifelong" | "kd"
-    title: str
-    config: type[ExperimentConfig]
-    presets: dict[str, dict[str, Any]]
-    run: Callable[[Any], Any]
-    pages: tuple[str, ...] = ()
-    paper_seeds: tuple[int, ...] = PAPER_SEEDS
-    paper_values: dict[str, Any] = field(default_factory=dict)
-    fixed: dict[str, Any] = field(default_factory=dict)  # fields this experiment pins
-
-
-def make_config(exp: Experiment, preset: str = "quick", seeds: Sequence[int] | None = None,
+def make_config(exp: Any, preset: str = "quick", seeds: Sequence[int] | None = None,
                 **overrides: Any) -> ExperimentConfig:
-    """``exp``'s config at ``preset`` with ``overrides``; the seed rule of the module docstring."""
+    """The config of ``exp`` (an :class:`lgm.experiments.experiment.Experiment`) at ``preset``
+    with ``overrides``; the seed rule of the module docstring."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
     for name in ("preset", "seed", *exp.fixed):

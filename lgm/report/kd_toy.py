@@ -326,7 +326,7 @@ class ToyPage:
         import time
 
         from lgm.experiments.kd_toy import run_toy, toy_config
-        from lgm.report.verdict_lines import resolve_seeds
+        from lgm.report.runs import resolve_seeds
 
         self.started = time.perf_counter()
         self.chain, self.page, self.figure, self.preset = chain, page, figure, preset
@@ -540,7 +540,7 @@ class ToyPage:
                             "seeds)")
 
     def provenance(self) -> str:
-        from lgm.report.verdict_lines import results_provenance
+        from lgm.report.runs import results_provenance
 
         return results_provenance([self.own, self.headline, *self.readings.values()],
                                   self.preset, self.seeds, self.started,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lgm.experiments.experiment import Experiment
 from lgm.provenance import git_commit
 from lgm.report import claims as claims_mod
 from lgm.report.claims import ANCHOR, NOT_YET_RUN, Claim, Kind, status_of
@@ -141,13 +142,20 @@ class Page:
     asked: dict[str, list[int]] = field(default_factory=dict)
 
     # --------------------------------------------------------------------------------- runs
-    def run(self, configs: Mapping[str, list[Any]]) -> dict[str, list[dict[str, Any]]]:
-        """Run (or read from the cache) every label's configs; diverged runs are listed on the
-        page and left out. Where this preset may not be trained here (a paper-scale page on a
-        CPU), only stored runs are read and a box lists what is missing. Returns the results by
-        label (an error if no run at all is there)."""
-        self.asked.update({label: [c.seed for c in cfgs] for label, cfgs in configs.items()})
-        run_all(dict(configs), self.runs)
+    def run(self, experiment: Experiment, variants: Mapping[str, Mapping[str, Any]]
+            ) -> dict[str, list[dict[str, Any]]]:
+        """Run (or read from the cache) ``experiment`` once per variant (label -> overrides), at
+        the page's preset, seeds, device and data root, with the page's quick cut
+        (:meth:`Experiment.quick_cut`); diverged runs are listed on the page and left out. Where
+        this preset may not be trained here (a paper-scale page on a CPU), only stored runs are
+        read and a box lists what is missing. Returns the results by label (an error if no run
+        at all is there)."""
+        where = {"device": self.device, "data_root": self.data_root,
+                 **experiment.quick_cut(self.name, self.preset)}
+        configs = {label: experiment.make_config(self.preset, self.seeds, **{**where, **o})
+                   for label, o in variants.items()}
+        self.asked.update({label: list(self.seeds) for label in configs})
+        run_all(experiment, configs, self.runs)
         from IPython.display import Markdown, display
 
         for text in (missing_markdown(self.runs, self.name, self.asked),

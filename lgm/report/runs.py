@@ -15,16 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from lgm.experiments import cache, spec
-from lgm.experiments.cache import cached_run, cached_runs
-from lgm.experiments.config import RunConfig
+from lgm.experiments.experiment import Experiment
 from lgm.experiments.plan import page_seeds
 from lgm.experiments.presets import PRESET_VALUES
-from lgm.experiments.spec import may_train
+from lgm.experiments.spec import ExperimentConfig, may_train
 from lgm.paths import REPO_ROOT
 from lgm.provenance import git_commit
-from lgm.training.loop import NonFiniteLossError
-
-PAPER_SEEDS = list(spec.PAPER_SEEDS)  # the lifelong pages' paper seeds (the spec's rule)
 
 
 def resolve_seeds(preset: str, seeds: Iterable[int] | None, page: str | None = None
@@ -52,43 +48,33 @@ class Runs:
         return [r for runs in self.results.values() for r in runs]
 
 
-def run_all(configs: dict[str, list[RunConfig]], runs: Runs | None = None) -> Runs:
-    """``cached_runs`` every label's configs (its seeds train as one stacked model), printing
-    per run whether it was cached or computed.
-
-    A run whose loss diverged is recorded in ``runs.failed`` (a result too, shown on the
-    page) instead of stopping the page: when a stack diverges its seeds are re-run one by one,
-    so the others still count. Where runs at this preset may not be computed here
-    (``LGM_NO_TRAIN``, :func:`lgm.experiments.spec.may_train`), only the stored ones are read
-    and the other seeds are listed in ``runs.missing``. Any other error stops the page.
-    """
+def run_all(experiment: Experiment, configs: Mapping[str, ExperimentConfig],
+            runs: Runs | None = None) -> Runs:
+    """Every label's config of ``experiment`` through the cache
+    (:meth:`lgm.experiments.experiment.Experiment.seed_results`), printing per run whether it
+    was cached or computed. A run whose loss diverged is recorded in ``runs.failed`` instead of
+    stopping the page. Where runs at this preset may not be computed here (``LGM_NO_TRAIN``,
+    :func:`lgm.experiments.spec.may_train`), only the stored ones are read and the other seeds
+    are listed in ``runs.missing``. Any other error stops the page."""
     runs = runs or Runs()
-    for label, cfgs in configs.items():
+    for label, cfg in configs.items():
         t0 = time.perf_counter()
-        if cfgs and not may_train(cfgs[0].preset):
-            absent = [c for c in cfgs if cache.lookup(c) is None]
-            if absent:
-                runs.missing[label] = [c.seed for c in absent]
-                cfgs = [c for c in cfgs if c not in absent]
-            if not cfgs:
-                print(f"{label:>14}: not stored yet", flush=True)
-                continue
-        try:
-            results = cached_runs(cfgs)
-        except NonFiniteLossError:
-            results = []
-            for cfg in cfgs:
-                try:
-                    results.append(cached_run(cfg))
-                except NonFiniteLossError as err:
-                    runs.failed.append((label, cfg.seed, str(err)))
-                    print(f"{label:>14} seed {cfg.seed}: FAILED: {err}")
-        took = time.perf_counter() - t0
-        for result in results:
-            seed, wall = result["config"]["seed"], result["provenance"]["wall_s"]
-            print(f"{label:>14} seed {seed}: {result['cache']:<8} (run {wall:.1f} s)", flush=True)
+        got = experiment.seed_results(cfg, may_compute=may_train(cfg.preset))
+        if got.missing:
+            runs.missing[label] = got.missing
+        for seed, err in got.failed:
+            runs.failed.append((label, seed, err))
+            print(f"{label:>14} seed {seed}: FAILED: {err}")
+        for result in got.results:
+            seed = result.get("config", result.get("params", {})).get("seed", "all")
+            wall = result.get("provenance", {}).get("wall_s", 0.0)
+            print(f"{label:>14} seed {seed}: {result.get('cache', 'stored'):<8} (run {wall:.1f} s)",
+                  flush=True)
             runs.results.setdefault(label, []).append(result)
-        print(f"{label:>14}: {len(results)} run(s) in {took:.1f} s", flush=True)
+        took = time.perf_counter() - t0
+        state = "not stored yet" if not got.results and got.missing else \
+            f"{len(got.results)} run(s) in {took:.1f} s"
+        print(f"{label:>14}: {state}", flush=True)
     return runs
 
 

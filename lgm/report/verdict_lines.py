@@ -6,23 +6,6 @@ from __future__ import annotations
 
 from lgm.report.claims import Claim, record
 from lgm.report.claims import load as _load
-from lgm.report.runs import (
-    PAPER_SEEDS,
-    Runs,
-    failures_markdown,
-    preset_limits,
-    provenance_markdown,
-    resolve_seeds,
-    results_provenance,
-    run_all,
-    surviving,
-)
-from lgm.report.tables import band, fmt, markdown_table, series
-
-__all__ = ["PAPER_SEEDS", "VERDICTS", "Runs", "band", "failures_markdown", "fmt",
-           "load_verdicts", "markdown_table", "preset_limits", "provenance_markdown",
-           "resolve_seeds", "results_provenance", "run_all", "save_verdicts", "series",
-           "surviving", "verdict_rows"]
 
 VERDICTS = ("holds", "does not hold", "cannot be tested")
 
