@@ -10,16 +10,11 @@ import pytest
 import torch
 
 from lgm.experiments.kd_toy import (
-    CONFIG,
     EXPERIMENTS,
     METHODS,
     PRESETS,
-    claims,
-    growth_slope,
-    reading_verdict,
-    reproduced,
+    ToyConfig,
     run_toy,
-    summary,
     toy_config,
 )
 from lgm.experiments.kd_toy_engine import Layout, _teacher_path, chain_losses
@@ -35,6 +30,7 @@ from lgm.models.chains import (
     power_mean,
 )
 from lgm.report.kd_toy import verdict_lines
+from lgm.report.kd_toy_verdicts import claims, growth_slope, reading_verdict, reproduced, summary
 
 
 # ----------------------------------------------------------------------------- the chains
@@ -277,4 +273,4 @@ def test_config_errors_name_the_field() -> None:
     assert toy_config("paper", "binomial").seeds == (0, 1, 2, 3, 4)
     assert toy_config("quick", "binomial", seeds=[3]).seeds == (3,)
     assert [e.name for e in EXPERIMENTS] == ["kd_toy_gaussian", "kd_toy_binomial"]
-    assert all(e.config is CONFIG and e.presets is PRESETS for e in EXPERIMENTS)
+    assert all(e.config is ToyConfig and e.presets is PRESETS for e in EXPERIMENTS)

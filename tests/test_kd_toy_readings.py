@@ -13,7 +13,7 @@ import torch
 
 from lgm.errors import DivergedError
 from lgm.experiments import kd_toy_engine as engine
-from lgm.experiments.kd_toy import paper_config, params_of, range_comparison
+from lgm.experiments.kd_toy import paper_config, params_of
 from lgm.experiments.kd_toy_engine import (
     TOTAL_COUNT,
     Layout,
@@ -27,6 +27,7 @@ from lgm.experiments.kd_toy_engine import (
 from lgm.experiments.kd_toy_sweep import final_loss, tuned_lrs
 from lgm.metrics.chain_kl import conditional_kl, mass_outside, propagate, uniform_grid, uniform_root
 from lgm.models.chains import GaussianChainTeacher, StackedChainStudents
+from lgm.report.kd_toy_verdicts import range_comparison
 
 ROOT = Path(__file__).resolve().parents[1]
 

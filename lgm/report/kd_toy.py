@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from lgm.experiments.kd_toy import READINGS, claims, reproduced, summary
+from lgm.experiments.kd_toy import READINGS
+from lgm.report.kd_toy_verdicts import claims, reproduced, summary
 from lgm.report.tables import markdown_table
 
 
@@ -94,8 +95,8 @@ SHOWN_DEPTHS = (5, 10, 20)
 
 def range_rows(readings: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (reading, depth range): the comparison of
-    :func:`lgm.experiments.kd_toy.range_comparison` with the reading's label."""
-    from lgm.experiments.kd_toy import RANGES, range_comparison
+    :func:`lgm.report.kd_toy_verdicts.range_comparison` with the reading's label."""
+    from lgm.report.kd_toy_verdicts import RANGES, range_comparison
 
     return [{"label": label, "range": name, **range_comparison(result, lo, hi)}
             for label, result in readings.items() for name, (lo, hi) in RANGES.items()]
@@ -221,7 +222,7 @@ def _names(labels: list[str]) -> str:
 def lead_statement(readings: dict[str, dict[str, Any]], missing: list[str]) -> str:
     """What holds under which reading, per depth range, from the committed runs (no
     hand-written result: the sentence is made from the verdicts)."""
-    from lgm.experiments.kd_toy import RANGES
+    from lgm.report.kd_toy_verdicts import RANGES
 
     rows = range_rows(readings)
     parts = []
@@ -254,9 +255,9 @@ def range_claims(page: str, preset: str, figure: str, readings: dict[str, dict[s
                  missing: list[str]) -> list[Any]:
     """The verdicts per reading and depth range as :class:`lgm.report.claims.Claim` records
     (readings not yet run: "not yet run at paper scale")."""
-    from lgm.experiments.kd_toy import RANGES
     from lgm.experiments.kd_toy_sweep import describe
     from lgm.report.claims import NOT_YET_RUN, Claim
+    from lgm.report.kd_toy_verdicts import RANGES
 
     out = []
     for r in range_rows(readings):
@@ -454,8 +455,8 @@ class ToyPage:
 
     def verdicts(self) -> str:
         """The verdict lines (literal reading, then one per reading), recorded for the summary."""
-        from lgm.experiments.kd_toy import reading_verdict
         from lgm.report.claims import Claim, record
+        from lgm.report.kd_toy_verdicts import reading_verdict
         from lgm.report.verdict_lines import verdict_rows
 
         lines = verdict_lines(self.headline, self.figure, "literal reading")
@@ -477,7 +478,7 @@ class ToyPage:
         return "\n".join(lines)
 
     def closing_numbers(self) -> str:
-        from lgm.experiments.kd_toy import reading_verdict
+        from lgm.report.kd_toy_verdicts import reading_verdict
 
         table = summary(self.headline)
         held = [lb for lb, r in self.readings.items() if reading_verdict(r) == "holds"]

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from lgm.experiments.kd_toy import READINGS, reading_verdict, summary
+from lgm.experiments.kd_toy import READINGS
 from lgm.report.figures import MAX_WIDTH, suptitle, wrapped
+from lgm.report.kd_toy_verdicts import reading_verdict, summary
 
 STYLE = {"ours": ("C0", "o"), "local": ("C3", "s")}
 
