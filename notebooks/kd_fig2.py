@@ -240,6 +240,12 @@ display(Markdown(page.verdicts()))
 # seeds and depths); but at $L = 2$
 # ours is 26 to 36 times worse in three of five seeds, so over $2 \le L \le 10$ the rule says
 # undecided, and at $L = 20$ ours loses (median 0.38 against 0.16 nats).
+# With an 8-unit plain MLP (paper preset, committed) the two are level over
+# $2 \le L \le 10$: both grow from $5 \times 10^{-4}$ nats at $L = 2$ to about 0.01 at
+# $L = 10$, the per-seed ratios ours / local are 0.73 to 1.13 up to $L = 5$ and 0.2 to 2.1 at
+# $L = 10$ (median over seeds of the range's ratio 0.99, ratio of the means 1.06: undecided).
+# Beyond $L = 10$ ours loses in every seed at $L = 20$ (4.3 to 5.8 times local's; 0.29 against
+# 0.051 nats, medians) and in four of five at $L = 15$.
 #
 # **No reading at the readings budget reproduces the figure** (their table above): with 100
 # steps both are larger
