@@ -99,10 +99,11 @@ class Experiment:
     stand_in: str | None = None  # the experiment its pages run when its data is not at hand
 
     # ------------------------------------------------------------------ declaring the runs
-    def make_config(self, preset: str = "quick", seeds: Sequence[int] | None = None,
-                    **overrides: Any) -> ExperimentConfig:
-        """The config at ``preset`` with ``overrides`` (the seed rule of ``spec``)."""
-        return make_config(self, preset, seeds, **overrides)
+    def make_config(self, preset: str = "quick", seeds: Sequence[int] | None = None, *,
+                    seed: int | None = None, **overrides: Any) -> ExperimentConfig:
+        """The config at ``preset`` with ``overrides`` (the seed rule of ``spec``); ``seed=s``
+        (one seed, as a per-seed call passes it) means ``seeds=(s,)``."""
+        return make_config(self, preset, (seed,) if seed is not None else seeds, **overrides)
 
     def page_variants(self, page: str) -> list[dict[str, Any]]:
         """The overrides of each run page ``page`` asks of this experiment ([] if none)."""

@@ -40,7 +40,7 @@ from lgm.experiments.cache import cached_call, cached_runs
 from lgm.experiments.config import RunConfig
 from lgm.experiments.experiment import Experiment
 from lgm.experiments.presets import make_config as lifelong_config
-from lgm.experiments.spec import ExperimentConfig, make_config
+from lgm.experiments.spec import ExperimentConfig
 from lgm.losses.consistency import PAD_MASS, consistency_kl, pad_teacher
 from lgm.losses.distillation import divergence, gaussian_kl, target_free_loss
 from lgm.losses.elbo import elbo_terms
@@ -222,8 +222,7 @@ PAPER_SEEDS = (0,)  # one seed: the lifelong side reuses the committed paper run
 
 def kd_bridge_config(preset: str = "quick", **overrides: Any) -> KDBridgeConfig:
     """The preset's config with fields overridden (unknown fields are an error)."""
-    seeds = overrides.pop("seeds", None)
-    return make_config(BRIDGE, preset, seeds, **overrides)  # type: ignore[return-value]
+    return BRIDGE.make_config(preset, **overrides)  # type: ignore[return-value]
 
 
 def run_config(cfg: KDBridgeConfig, method: str, seed: int) -> RunConfig:

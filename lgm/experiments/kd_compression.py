@@ -49,7 +49,7 @@ from lgm.data.images import IMAGE_DATASETS, ImageData, image_size_of, load_image
 from lgm.device import cpu_threads, resolve_device, thread_count
 from lgm.experiments.cache import cached_call
 from lgm.experiments.experiment import Experiment
-from lgm.experiments.spec import ExperimentConfig, Preset, make_config
+from lgm.experiments.spec import ExperimentConfig, Preset
 from lgm.metrics.classifier import load_or_train_classifier
 from lgm.metrics.two_sample import (
     ClassifierFeatures,
@@ -155,8 +155,7 @@ def kd_compression_config(preset: str = "quick", **overrides: Any) -> KDCompress
     """The preset's config with fields overridden (:func:`lgm.experiments.spec.make_config`:
     ``seeds`` as given, else the paper's three at the paper preset); at the paper preset
     CelebA gets 64x64 images and the students 32/16/8 (Table 1), unless overridden."""
-    seeds = overrides.pop("seeds", None)
-    return make_config(TABLE1, preset, seeds, **overrides)  # type: ignore[return-value]
+    return TABLE1.make_config(preset, **overrides)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- data

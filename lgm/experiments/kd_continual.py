@@ -66,7 +66,7 @@ from lgm.data.images import ImageData, load_images
 from lgm.device import cpu_threads, resolve_device, thread_count
 from lgm.experiments.cache import cached_call
 from lgm.experiments.experiment import Experiment
-from lgm.experiments.spec import ExperimentConfig, Preset, make_config
+from lgm.experiments.spec import ExperimentConfig, Preset
 from lgm.losses.distillation import local_distillation_loss, target_free_loss
 from lgm.metrics.classifier import load_or_train_classifier
 from lgm.metrics.two_sample import (
@@ -207,8 +207,7 @@ PAPER_SEEDS = (0, 1, 2)
 def kd_continual_config(preset: str = "quick", **overrides: Any) -> KDContinualConfig:
     """The preset's config with fields overridden (:func:`lgm.experiments.spec.make_config`:
     ``seeds`` as given, else three at the paper preset; unknown fields are an error)."""
-    seeds = overrides.pop("seeds", None)
-    return make_config(TABLE2, preset, seeds, **overrides)  # type: ignore[return-value]
+    return TABLE2.make_config(preset, **overrides)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- data

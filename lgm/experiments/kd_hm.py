@@ -54,7 +54,7 @@ from lgm.data.faithful import load_faithful, unstandardise
 from lgm.device import cpu_threads, resolve_device, thread_count
 from lgm.experiments.cache import cached_seed
 from lgm.experiments.experiment import Experiment
-from lgm.experiments.spec import ExperimentConfig, Preset, make_config
+from lgm.experiments.spec import ExperimentConfig, Preset
 from lgm.losses.distillation import latent_loss, surrogate_loss
 from lgm.metrics.density_ratio import density_ratio_kl
 from lgm.models.helmholtz import (
@@ -107,12 +107,8 @@ PAPER_SEEDS = (0, 1, 2, 3, 4)  # the paper shows one run; five seeds, as the lif
 
 
 def kd_hm_config(preset: str = "quick", **overrides: Any) -> KDHMConfig:
-    """The preset's config with any field overridden (unknown fields are an error). ``seed=s``
-    (the old single-seed form, as the page passes it) means ``seeds=(s,)``."""
-    seeds = overrides.pop("seeds", None)
-    if "seed" in overrides:
-        seeds = (overrides.pop("seed"),)
-    return make_config(HM, preset, seeds, **overrides)  # type: ignore[return-value]
+    """The preset's config with any field overridden (:meth:`Experiment.make_config`)."""
+    return HM.make_config(preset, **overrides)  # type: ignore[return-value]
 
 
 def gradient_reach(teacher: HelmholtzMachine, student: HelmholtzMachine, n: int,

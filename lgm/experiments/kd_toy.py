@@ -26,7 +26,7 @@ from lgm.experiments.cache import cached_call
 from lgm.experiments.experiment import Experiment
 from lgm.experiments.kd_toy_engine import fingerprint as engine_fingerprint
 from lgm.experiments.kd_toy_engine import run_figure
-from lgm.experiments.spec import ExperimentConfig, make_config
+from lgm.experiments.spec import ExperimentConfig
 
 CHAINS = ("gaussian", "binomial")
 METHODS = ("ours", "local")
@@ -168,8 +168,7 @@ def toy_config(preset: str = "quick", chain: str = "gaussian", **overrides: Any)
     :func:`lgm.experiments.spec.make_config`; unknown fields, bad values: one-line errors)."""
     if chain not in CHAINS:
         raise ValueError(f"unknown chain {chain!r}; known: {', '.join(CHAINS)}")
-    seeds = overrides.pop("seeds", None)
-    return make_config(EXPERIMENTS_BY_CHAIN[chain], preset, seeds, **overrides)  # type: ignore
+    return EXPERIMENTS_BY_CHAIN[chain].make_config(preset, **overrides)  # type: ignore
 
 
 def paper_config(chain: str) -> ToyConfig:

@@ -63,7 +63,7 @@ from lgm.data.strokes import StrokeBatch, StrokeData, load_strokes, stroke_featu
 from lgm.device import cpu_threads, resolve_device, thread_count
 from lgm.experiments.cache import cached_seed
 from lgm.experiments.experiment import Experiment
-from lgm.experiments.spec import ExperimentConfig, Preset, make_config
+from lgm.experiments.spec import ExperimentConfig, Preset
 from lgm.losses.distillation import (
     DistillationLoss,
     local_distillation_loss,
@@ -143,12 +143,8 @@ PAPER_SEEDS = (0, 1, 2, 3, 4)  # the paper shows one run; five seeds, as the lif
 
 
 def kd_vrnn_config(preset: str = "quick", **overrides: Any) -> KDVRNNConfig:
-    """The preset's config with any field overridden (unknown fields are an error). ``seed=s``
-    (the old single-seed form, as the page passes it) means ``seeds=(s,)``."""
-    seeds = overrides.pop("seeds", None)
-    if "seed" in overrides:
-        seeds = (overrides.pop("seed"),)
-    return make_config(VRNN_EXPERIMENT, preset, seeds, **overrides)  # type: ignore[return-value]
+    """The preset's config with any field overridden (:meth:`Experiment.make_config`)."""
+    return VRNN_EXPERIMENT.make_config(preset, **overrides)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- the losses
