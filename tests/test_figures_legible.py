@@ -1,12 +1,12 @@
 """Every figure of the book is legible in the book's text column, checked without a
 browser: each figure function of ``lgm/report`` is drawn from tiny fake inputs (at the sizes
 the pages use: 10 or 20 tasks, 10 codes, 5 Helmholtz models, 8 λ panels...), under the page's
-type sizes (:data:`lgm.report.page.FIGURE_FONTS`), and saved as the notebook's inline backend
-shows it (``bbox_inches="tight"``). The rule of ``tests/test_book_browser.py``: a figure ``w``
-inches wide fills the 772 px column, so its smallest text of ``pt`` points is
-``pt * 772 / (72 * w)`` px on screen, which must be at least 9 px; and, as the browser test
-reads the type size statically (at most matplotlib's 10 pt), ``w`` is at most
-:data:`lgm.report.figures.MAX_WIDTH` plus the saving pad.
+type sizes (:data:`lgm.report.page.FIGURE_FONTS`) and theme (:func:`lgm.report.style.theme`),
+and saved as the notebook's inline backend shows it (``bbox_inches="tight"``). The rule of
+``tests/test_book_browser.py``: a figure ``w`` inches wide fills the 772 px column, so its
+smallest text of ``pt`` points is ``pt * 772 / (72 * w)`` px on screen, which must be at least
+9 px; and, as the browser test reads the type size statically (at most matplotlib's 10 pt),
+``w`` is at most :data:`lgm.report.figures.MAX_WIDTH` plus the saving pad.
 
 ``LGM_FIGURE_DUMP=<folder>`` also writes each PNG there (to look at them)."""
 
@@ -43,6 +43,7 @@ from lgm.report import (  # noqa: E402
     ranges,
 )
 from lgm.report.page import FIGURE_FONTS  # noqa: E402
+from lgm.report.style import theme  # noqa: E402
 
 MIN_PX = 9.0
 SHOWN_DPI = 100  # the inline backend's figure.dpi (it cancels out of the rule)
@@ -268,6 +269,7 @@ FIGURES: dict[str, Callable[..., Any]] = {
 def test_figure_text_is_at_least_9_px_in_the_text_column(name, tmp_path):
     draw = FIGURES[name]
     with plt.rc_context(FIGURE_FONTS):
+        theme()  # as lgm.report.page.begin does
         fig = draw(tmp_path) if draw.__code__.co_argcount else draw()
         try:
             width, pt = shown(fig)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from lgm.report.figures import MAX_WIDTH, suptitle, tile, wrapped
+from lgm.report.figures import MAX_WIDTH, panel_grid, suptitle, tile, wrapped
 from lgm.report.page import Page
 from lgm.report.tables import fmt, markdown_table, series
 
@@ -33,6 +33,7 @@ def transfer_figure(result: dict[str, Any], title: str) -> Any:
     top.set_yticklabels([f"{names[t][:14]}\n{'test' if r == 0 else 'recon.'}"
                          for t in range(len(recon)) for r in (0, 1)], fontsize=11)
     top.set_xticks([])
+    top.grid(False)  # the theme's grid would cross the images
     top.set_title("(a) test images and reconstructions, final model")
     for j in range(len(grids)):
         ax = fig.add_subplot(spec[1 + j // cols, j % cols])
@@ -85,21 +86,14 @@ def transfer_claims(page: Page, results: Sequence[dict[str, Any]], stand_in: boo
 # ------------------------------------------------------------------------------------ Fig. 6
 def per_code_figure(result: dict[str, Any], title: str) -> Any:
     """One panel per task: the samples of every code (one row per code) after that task."""
-    import matplotlib.pyplot as plt
-
     arrays, names = result["arrays"], [rec["name"] for rec in result["tasks"]]
     n_tasks = len(result["tasks"])
     per_task = [arrays[f"samples_task{t}"] for t in range(n_tasks)]
     j_max, n, _, h, _ = per_task[-1].shape
     cols = min(4, n_tasks)  # at most MAX_WIDTH wide: 2.85 in a panel
-    rows = -(-n_tasks // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.85 * cols, 3.1 * rows * j_max / n + 0.9),
-                             constrained_layout=True, squeeze=False)
-    for t, ax in enumerate(axes.flat):
-        if t >= n_tasks:
-            ax.axis("off")
-            continue
-        s = per_task[t]
+    fig, axes = panel_grid(n_tasks, panel_width=2.85, panel_height=3.1 * j_max / n + 0.2,
+                           max_cols=cols)
+    for t, (ax, s) in enumerate(zip(axes, per_task, strict=True)):
         padded = np.zeros((j_max, *s.shape[1:]), dtype=s.dtype)  # unused codes: black rows
         padded[: len(s)] = s
         ax.imshow(tile(padded), cmap="gray", vmin=0, vmax=255)
@@ -110,6 +104,7 @@ def per_code_figure(result: dict[str, Any], title: str) -> Any:
         ax.set_yticklabels([f"{j}: {names[j][:9]}" if j < len(names) else str(j)
                             for j in range(j_max)] if t % cols == 0 else [], fontsize=10)
         ax.tick_params(length=0)
+        ax.grid(False)  # the theme's grid would cross the images
     suptitle(fig, title)
     return fig
 

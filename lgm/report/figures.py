@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from lgm.report.style import spread
 from lgm.report.tables import band, series
 
-METHOD_STYLE = {"lifelong": ("C0", "-"), "ewc": ("C3", "-"), "vanilla": ("C2", "--"),
-                "full": ("0.3", ":"), "upto": ("C1", ":")}
 DPI = 150
 #: The widest a book figure may be, in inches. A figure fills the book's text
 #: column, 772 px wide in a 1400 px window, so ``pt``-point text shows as
@@ -84,37 +83,25 @@ def bottom_panels(n: int, cols: int) -> list[int]:
 
 
 def shared_legend(fig: Any, ax: Any, **kwargs: Any) -> None:
-    """One legend for the figure, under its panels, from ``ax``'s curves."""
+    """One legend for the figure, under its panels, from ``ax``'s curves (instead of
+    ``ax``'s own legend)."""
     handles, labels = ax.get_legend_handles_labels()
+    if ax.get_legend():
+        ax.get_legend().remove()
     if handles:
         kwargs.setdefault("ncol", min(len(labels), 5))
         fig.legend(handles, labels, loc="outside lower center", frameon=False, **kwargs)
 
 
-def curve_with_band(ax: Any, results: list[dict[str, Any]], key: str, *, label: str,
-                    color: str | None = None, ls: str | None = None) -> np.ndarray:
-    """Plot metric ``key`` per task (x = 1..T) of ``results``; returns x.
-
-    The style of a method name comes from :data:`METHOD_STYLE` unless given.
-    """
-    default_color, default_ls = METHOD_STYLE.get(label, (None, "-"))
-    color, ls = color or default_color, ls or default_ls
-    mean, std = band(series(results, key))
-    x = np.arange(1, len(mean) + 1)
-    ax.plot(x, mean, ls, color=color, marker="o", ms=3.5, label=label)
-    ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.18, lw=0)
-    return x
-
-
-def finish_axis(ax: Any, title: str, xlabel: str, x: np.ndarray, legend: bool = True) -> None:
-    """Title, x label, one tick per task (every other beyond 10), grid and (unless the figure
-    has a shared one) legend: every per-task panel's frame."""
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_xticks(x if len(x) <= 10 else x[::2])
-    ax.grid(alpha=0.3)
-    if legend:
-        ax.legend()
+def per_task_panel(ax: Any, results: Mapping[str, list[dict[str, Any]]], labels: Sequence[str],
+                   key: str, title: str, xlabel: str, **kwargs: Any) -> None:
+    """Metric ``key`` per task (x = 1..T, one tick per task, every other beyond 10) of each
+    label's runs, mean ± std over seeds (``kwargs`` to :func:`lgm.report.style.spread`)."""
+    curves = {lb: (np.arange(1, v.shape[1] + 1), v)
+              for lb in labels for v in [series(results[lb], key)]}
+    spread(ax, curves, markersize=3.5, **kwargs)
+    x = max((x for x, _ in curves.values()), key=len)
+    ax.set(title=title, xlabel=xlabel, xticks=x if len(x) <= 10 else x[::2])
 
 
 def per_task_table(results: Mapping[str, list[dict[str, Any]]],
@@ -146,9 +133,7 @@ def sequential_figure(results: dict[str, list[dict[str, Any]]], methods: list[st
                [m for m in methods if m in ("lifelong", "ewc")])]
     fig, axes = panel_grid(3, panel_width=5.0, panel_height=4.0)
     for ax, (key, panel_title, shown) in zip(axes, panels, strict=True):
-        for m in shown:
-            x = curve_with_band(ax, results[m], key, label=m)
-        finish_axis(ax, panel_title, xlabel, x, legend=False)
+        per_task_panel(ax, results, shown, key, panel_title, xlabel)
     shared_legend(fig, axes[0])
     axes[2].axhline(max_epochs, color="0.5", lw=0.8, ls="--")
     axes[2].annotate(f"max_epochs = {max_epochs}", (1, max_epochs), xytext=(2, -10),
@@ -223,10 +208,8 @@ def per_task_figure(results: Mapping[str, list[dict[str, Any]]], labels: Sequenc
     over one legend; ``fig.axes`` are the panels in order."""
     fig, axes = panel_grid(len(panels), panel_width=5.6, panel_height=4.0)
     for ax, (key, panel_title) in zip(axes, panels, strict=True):
-        for label in labels:
-            x = curve_with_band(ax, results[label], key, label=(legend or {}).get(label, label),
-                                color=(colors or {}).get(label))
-        finish_axis(ax, panel_title, xlabel, x, legend=False)
+        per_task_panel(ax, results, labels, key, panel_title, xlabel, names=legend,
+                       colors=colors)
     shared_legend(fig, axes[0])
     suptitle(fig, title)
     return fig, per_task_table({lb: results[lb] for lb in labels}, [k for k, _ in panels])

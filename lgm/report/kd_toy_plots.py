@@ -10,19 +10,14 @@ from typing import Any
 import numpy as np
 
 from lgm.experiments.kd_toy import READINGS
-from lgm.report.figures import MAX_WIDTH, suptitle, wrapped
+from lgm.report.figures import MAX_WIDTH, panel_grid, suptitle, wrapped
 from lgm.report.kd_toy_verdicts import reading_verdict, summary
+from lgm.report.style import MARKERS, PALETTE, spread, theme
 
-STYLE = {"ours": ("C0", "o"), "local": ("C3", "s")}
 
-
-def _band(ax: Any, x: np.ndarray, row: dict[str, np.ndarray], method: str, label: str,
-          log: bool) -> None:
-    color, marker = STYLE[method]
-    mean, sd = row["mean"], row["sd"]
-    ax.plot(x, mean, color=color, marker=marker, ms=3, lw=1.4, label=label)
-    low = np.maximum(mean - sd, mean * 1e-2) if log else mean - sd
-    ax.fill_between(x, low, mean + sd, color=color, alpha=0.2, lw=0)
+def _curves(result: dict[str, Any], key: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per method: the depths L and ``key`` per seed and depth."""
+    return {m: (row["layers"], row["values"]) for m, row in summary(result, key).items()}
 
 
 def toy_figure(result: dict[str, Any], title: str, path: Path) -> Any:
@@ -30,45 +25,37 @@ def toy_figure(result: dict[str, Any], title: str, path: Path) -> Any:
     density-ratio estimate, mean ± sd over seeds, the exact mean dashed; (c) the per-layer
     errors of the deepest students; (d) their sum (the joint KL) and the output KL against L;
     (e) the exact output laws of the deepest chain (first seed); (f) the training loss.
-    Three rows of two panels, at most :data:`MAX_WIDTH` wide. Saved to ``path``."""
-    import matplotlib.pyplot as plt
-
+    Three rows of two panels, at most :data:`MAX_WIDTH` wide, under the book's theme (the
+    toy pages have no :func:`lgm.report.page.begin`). Saved to ``path``."""
+    theme()
     cfg, arrays = result["config"], result["arrays"]
     chain, deepest = cfg["chain"], max(cfg["layers"])
-    exact, est, joint = (summary(result, k) for k in ("kl_exact", "kl_est", "kl_joint"))
-    fig, grid = plt.subplots(3, 2, figsize=(MAX_WIDTH, 12.6), constrained_layout=True)
-    axes = list(grid.flat)
+    exact, joint = summary(result, "kl_exact"), summary(result, "kl_joint")
+    fig, axes = panel_grid(6, panel_width=MAX_WIDTH / 2, panel_height=4.1, max_cols=2)
     ax = axes[0]
-    for m, row in exact.items():
-        _band(ax, row["layers"], row, m, m, log=True)
-    ax.set_yscale("log")
+    spread(ax, _curves(result, "kl_exact"), log=True)
     ax.set(xlabel="number of latent layers L", ylabel="exact KL(teacher y || student y), nats",
            title="(a) accumulated error, exact")
     ax = axes[1]
-    for m, row in est.items():
-        _band(ax, row["layers"], row, m, f"{m} (estimate)", log=False)
-        ax.plot(exact[m]["layers"], exact[m]["mean"], color=STYLE[m][0], ls="--", lw=1,
-                label=f"{m} (exact)")
+    spread(ax, _curves(result, "kl_est"), names={m: f"{m} (estimate)" for m in exact})
+    for m, row in exact.items():
+        ax.plot(row["layers"], row["mean"], color=PALETTE[m], ls="--", lw=1, label=f"{m} (exact)")
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set(xlabel="number of latent layers L", ylabel="KL, nats",
            title="(b) as the paper measures it: density-ratio estimate")
     ax = axes[2]
     j = np.arange(1, deepest + 1)
-    for m in cfg["methods"]:
-        errors = arrays[f"layer_error_{m}"][:, -1, :]  # [seed, J] at the largest depth
-        row = {"mean": errors.mean(0), "sd": errors.std(0)}
-        _band(ax, j, row, m, m, log=True)
-    ax.set_yscale("log")
+    spread(ax, {m: (j, arrays[f"layer_error_{m}"][:, -1, :])  # [seed, J] at the largest L
+                for m in cfg["methods"]}, log=True)
     ax.set(xlabel="conditional j (1 = z_2 | z_1, L = y | z_L)",
            ylabel="E_teacher KL(conditional), nats",
            title=f"(c) per-layer error of the L = {deepest} students")
     ax = axes[3]
     for m in cfg["methods"]:
-        color, marker = STYLE[m]
-        ax.plot(joint[m]["layers"], joint[m]["mean"], color=color, marker=marker, ms=3,
-                ls=":", label=f"{m}: sum of per-layer errors (joint KL)")
-        ax.plot(exact[m]["layers"], exact[m]["mean"], color=color, marker=marker, ms=3,
-                label=f"{m}: output KL")
+        style = {"color": PALETTE[m], "marker": MARKERS[m], "ms": 3}
+        ax.plot(joint[m]["layers"], joint[m]["mean"], ls=":", **style,
+                label=f"{m}: sum of per-layer errors (joint KL)")
+        ax.plot(exact[m]["layers"], exact[m]["mean"], **style, label=f"{m}: output KL")
     ax.set_yscale("log")
     ax.set(xlabel="number of latent layers L", ylabel="nats",
            title="(d) what accumulates (joint) and what reaches y")
@@ -85,19 +72,18 @@ def toy_figure(result: dict[str, Any], title: str, path: Path) -> Any:
     ax.plot(states[sel], arrays["law_teacher"][sel], color="0.3", lw=2.5, alpha=0.6,
             label="teacher")
     for m in cfg["methods"]:
-        ax.plot(states[sel], arrays[f"law_{m}"][sel], color=STYLE[m][0], lw=1.2, label=m)
+        ax.plot(states[sel], arrays[f"law_{m}"][sel], color=PALETTE[m], lw=1.2, label=m)
     ax.set(xlabel="y", ylabel="pmf" if chain == "binomial" else "density",
            title=f"(e) exact output law at L = {deepest} (seed {cfg['seeds'][0]})")
     ax = axes[5]
     for m in cfg["methods"]:
         loss = arrays[f"loss_{m}"][0, -1]  # first seed, largest depth
         steps = np.linspace(0, cfg["steps"], len(loss) + 1)[1:]
-        ax.plot(steps, loss, color=STYLE[m][0], lw=1, label=m)
+        ax.plot(steps, loss, color=PALETTE[m], lw=1, label=m)
     ax.set_yscale("log")
     ax.set(xlabel="step", ylabel="training loss", title=f"(f) its loss, L = {deepest}")
     for ax in axes:
         ax.set_title(wrapped(ax.get_title(), MAX_WIDTH / 2 - 0.5))
-        ax.grid(alpha=0.3)
         ax.legend()
     suptitle(fig, title)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,27 +93,18 @@ def toy_figure(result: dict[str, Any], title: str, path: Path) -> Any:
 
 def readings_figure(readings: dict[str, dict[str, Any]], chain: str, path: Path) -> Any:
     """One panel per reading: exact KL against L for both methods, mean ± sd over seeds."""
-    import matplotlib.pyplot as plt
-
+    theme()
     described = {label: what for label, what, _ in READINGS[chain]}
-    n = len(readings)
-    cols = 2  # at most MAX_WIDTH wide
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(MAX_WIDTH, 4.0 * rows),
-                             constrained_layout=True, squeeze=False)
-    for ax, (label, result) in zip(axes.ravel(), readings.items(), strict=False):
-        for m, row in summary(result, "kl_exact").items():
-            _band(ax, row["layers"], row, m, m, log=True)
-        ax.set_yscale("log")
+    fig, axes = panel_grid(len(readings), panel_width=MAX_WIDTH / 2, panel_height=4.0,
+                           max_cols=2)
+    for ax, (label, result) in zip(axes, readings.items(), strict=True):
+        spread(ax, _curves(result, "kl_exact"), log=True)
         verdict = {"holds": "reproduced", "does not hold": "not reproduced",
                    "cannot be tested": "untestable (one seed)"}[reading_verdict(result)]
-        ax.set_title(wrapped(f"{label}: {verdict}\n{described[label]}", MAX_WIDTH / cols - 0.5,
+        ax.set_title(wrapped(f"{label}: {verdict}\n{described[label]}", MAX_WIDTH / 2 - 0.5,
                              11), fontsize=11)
         ax.set(xlabel="L", ylabel="exact KL, nats")
-        ax.grid(alpha=0.3)
         ax.legend()
-    for ax in axes.ravel()[n:]:
-        ax.axis("off")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     return fig

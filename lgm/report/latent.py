@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lgm.report.figures import MAX_WIDTH, panel_grid, shared_legend, suptitle, tile, wrapped
+from lgm.report.figures import panel_grid, shared_legend, suptitle, tile, wrapped
 from lgm.report.page import Page
 
 K, PURE, DRAWS = 10, 0.8, 5000
@@ -74,51 +74,45 @@ def _circles(ax: Any) -> None:
         ax.plot(r * np.cos(t), r * np.sin(t), color="k", lw=0.8, ls="--" if r == 2 else "-")
 
 
-def _scatter(ax: Any, mu: np.ndarray, y: np.ndarray, sel: np.ndarray | None = None,
-             s: float = 5) -> None:
-    import matplotlib.pyplot as plt
+def _scatter(ax: Any, mu: np.ndarray, y: np.ndarray, s: float = 10, legend: bool = False) -> None:
+    """Points coloured by digit (tab10, the same colour for a digit in every panel)."""
+    import seaborn as sns
 
-    colours = plt.get_cmap("tab10")
-    for d in range(10):
-        pick = (y == d) if sel is None else sel & (y == d)
-        ax.scatter(mu[pick, 0], mu[pick, 1], s=s, color=colours(d), alpha=0.6, label=str(d))
+    if len(y):  # an unused code has none
+        sns.scatterplot(x=mu[:, 0], y=mu[:, 1], hue=y, hue_order=range(10), palette="tab10",
+                        s=s, alpha=0.6, linewidth=0, legend=legend and "full", ax=ax)
     _circles(ax)
     ax.set_aspect("equal")
 
 
 def posterior_figure(first: Mapping[str, dict[str, Any]], title: str) -> tuple[Any, dict]:
     """Posterior means coloured by digit, one panel per model; and the figure's data."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(first), figsize=(min(MAX_WIDTH, 6.4 * len(first)), 6.0),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = panel_grid(len(first), panel_width=6.4, panel_height=6.0)
     panel = fig.get_figwidth() / len(first) - 0.3
     data: dict[str, list[Any]] = {"model": [], "z1": [], "z2": [], "digit": [], "code": []}
-    for ax, (m, result) in zip(axes[0], first.items(), strict=True):
+    for ax, (m, result) in zip(axes, first.items(), strict=True):
         mu, y, code = posterior(result)
-        _scatter(ax, mu, y)
-        ax.set_title(wrapped(f"{m}: posterior means of z_c ({len(mu)} test images)", panel))
-        ax.set_xlabel("$z_{c,1}$")
-        ax.set_ylabel("$z_{c,2}$")
+        _scatter(ax, mu, y, legend=ax is axes[0])
+        ax.set(title=wrapped(f"{m}: posterior means of z_c ({len(mu)} test images)", panel),
+               xlabel="$z_{c,1}$", ylabel="$z_{c,2}$")
         data["model"] += [m] * len(mu)
         data["z1"] += mu[:, 0].tolist()
         data["z2"] += mu[:, 1].tolist()
         data["digit"] += y.tolist()
         data["code"] += code.tolist()
-    shared_legend(fig, axes[0, 0], markerscale=3, title="digit", ncol=10)
+    shared_legend(fig, axes[0], markerscale=2, title="digit", ncol=5 * min(2, len(first)))
     suptitle(fig, title)
     return fig, data
 
 
 def codes_figure(result: dict[str, Any], j_codes: int) -> Any:
     """The discrete + continuous model's posterior means, one panel per most probable code."""
-
     mu, y, code = posterior(result)
     fig, axes = panel_grid(j_codes, panel_width=3.2, panel_height=3.3, max_cols=4,
                            sharex=True, sharey=True)
     for j, ax in enumerate(axes):
         sel = code == j
-        _scatter(ax, mu, y, sel, s=6)
+        _scatter(ax, mu[sel], y[sel], s=12)
         counts = np.bincount(y[sel], minlength=10) if sel.any() else np.zeros(10, int)
         text = (f"digit {counts.argmax()}: {counts.max() / sel.sum():.0%}" if sel.any()
                 else "unused")
@@ -130,12 +124,9 @@ def codes_figure(result: dict[str, Any], j_codes: int) -> Any:
 def samples_figure(first: Mapping[str, dict[str, Any]]) -> Any:
     """Decoded samples: the standard VAE's decoder over a grid of z_c, the discrete +
     continuous model's one row per code."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(first), figsize=(min(MAX_WIDTH, 6 * len(first)), 6.4),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = panel_grid(len(first), panel_width=6.0, panel_height=6.4)
     panel = fig.get_figwidth() / len(first) - 0.3
-    for ax, (m, result) in zip(axes[0], first.items(), strict=True):
+    for ax, (m, result) in zip(axes, first.items(), strict=True):
         a = result["arrays"]
         if MODELS[m] == 1:
             ax.imshow(tile(a["interpolation"][0]), cmap="gray", vmin=0, vmax=255)
@@ -153,22 +144,17 @@ def samples_figure(first: Mapping[str, dict[str, Any]]) -> Any:
 def shares_figure(found: Mapping[str, tuple[float, np.ndarray]]) -> tuple[Any, dict]:
     """Each digit's share of the prior draws, per model; and the figure's data."""
     import matplotlib.pyplot as plt
+    import seaborn as sns
 
+    data = {"model": [m for m in found for _ in range(10)], "digit": [*range(10)] * len(found),
+            "share": [float(v) for _, share in found.values() for v in share],
+            "mixed": [mixed for mixed, _ in found.values() for _ in range(10)]}
+    label = {m: f"{m} (mixed draws {100 * mixed:.0f} %)" for m, (mixed, _) in found.items()}
     fig, ax = plt.subplots(figsize=(9.5, 3.8), constrained_layout=True)
-    width = 0.8 / len(found)
-    data: dict[str, list[Any]] = {"model": [], "digit": [], "share": [], "mixed": []}
-    for i, (m, (mixed, share)) in enumerate(found.items()):
-        ax.bar(np.arange(10) + (i - (len(found) - 1) / 2) * width, 100 * share, width,
-               label=f"{m} (mixed draws {100 * mixed:.0f} %)")
-        for d in range(10):
-            data["model"].append(m)
-            data["digit"].append(d)
-            data["share"].append(float(share[d]))
-            data["mixed"].append(mixed)
+    sns.barplot(x=data["digit"], y=100 * np.array(data["share"]),
+                hue=[label[m] for m in data["model"]], ax=ax)
     ax.axhline(10, color="k", lw=0.8, ls="--")
-    ax.set_xticks(range(10))
-    ax.set_xlabel("digit")
-    ax.set_ylabel("share of prior draws, %")
+    ax.set(xlabel="digit", ylabel="share of prior draws, %")
     ax.set_title(wrapped("Which digit a prior draw lands on (nearest test posterior mean); "
                          "10 % is balanced", fig.get_figwidth() - 0.4))
     ax.legend(fontsize=11)

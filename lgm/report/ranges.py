@@ -11,6 +11,7 @@ import numpy as np
 from lgm.report.figures import MAX_WIDTH, suptitle
 from lgm.report.lifelong import untrained
 from lgm.report.page import Page
+from lgm.report.style import PALETTE
 from lgm.report.tables import fmt, markdown_table, series
 
 Results = Mapping[str, list[dict[str, Any]]]
@@ -33,14 +34,13 @@ def figure(results: Results, grids: Mapping[str, Sequence[float]], diverged: Seq
     lifelong λ right."""
     import matplotlib.pyplot as plt
 
-    names = {"ewc": ("EWC, penalty weight γ", "C3"),
-             "lifelong": ("lifelong, information-gain weight λ", "C0")}
+    names = {"ewc": "EWC, penalty weight γ", "lifelong": "lifelong, information-gain weight λ"}
     panels = [("neg_elbo", "−ELBO"), ("log_frechet", "log-Fréchet")]
     fig, axes = plt.subplots(2, 2, figsize=(MAX_WIDTH, 7.5), constrained_layout=True)
     data: dict[str, list[Any]] = {"method": [], "value": [], "metric": [], "seed_index": [],
                                   "last_task": []}
     for col, (method, values) in enumerate(grids.items()):
-        title_m, color = names[method]
+        title_m, color = names[method], PALETTE[method]
         for row, (key, name) in enumerate(panels):
             ax = axes[row, col]
             for p, v in enumerate(values):
@@ -60,7 +60,6 @@ def figure(results: Results, grids: Mapping[str, Sequence[float]], diverged: Seq
             ax.set_xticks(range(len(values)), [f"{v:g}" for v in values])
             ax.set_xlim(-0.5, len(values) - 0.5)
             ax.set_ylabel(f"{name}, last task")
-            ax.grid(alpha=0.3)
             if row == 0:
                 ax.set_title(title_m)
             else:
