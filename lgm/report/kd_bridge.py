@@ -11,6 +11,7 @@ import numpy as np
 from lgm.experiments.kd_bridge import neg_elbo_curve
 from lgm.report.figures import wrapped
 from lgm.report.page import Page
+from lgm.report.style import spread
 from lgm.report.tables import band, fmt, markdown_table
 
 STYLE = {"lifelong": "C0", "kd (ours)": "C3", "vanilla": "0.5", "ewc": "C2", "upto": "C4",
@@ -42,14 +43,13 @@ def curves_figure(found: Mapping[str, np.ndarray], title: str) -> tuple[Any, dic
                                   "neg_elbo_std": []}
     for label, values in found.items():
         mean, std = band(values)
-        x = np.arange(1, len(mean) + 1)
-        ax.plot(x, mean, "o-", color=STYLE.get(label), label=label)
-        ax.fill_between(x, mean - std, mean + std, color=STYLE.get(label), alpha=0.2)
-        data["method"] += [label] * len(x)
-        data["task"] += x.tolist()
+        data["method"] += [label] * len(mean)
+        data["task"] += list(range(1, len(mean) + 1))
         data["neg_elbo_mean"] += mean.tolist()
         data["neg_elbo_std"] += std.tolist()
-    ax.set_xticks(x)
+    spread(ax, {label: (np.arange(1, v.shape[1] + 1), v) for label, v in found.items()},
+           colors=STYLE)
+    ax.set_xticks(sorted(set(data["task"])))
     ax.set_xlabel("number of distributions seen")
     ax.set_ylabel("negative test ELBO (nats, cumulative test set)")
     ax.set_title(wrapped(title, fig.get_figwidth() - 0.4))

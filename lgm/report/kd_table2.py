@@ -113,6 +113,7 @@ def figure(result: dict[str, Any], values: dict[str, Values], splits: Sequence[s
         ax_img.set_yticks([16 + 32 * i for i in range(len(rows))], [r[0] for r in rows])
         ax_img.set_xticks([128, 384], ["condition 0 (old task)", "condition 1 (new task)"])
         ax_img.set_title(f"{SPLITS[s].label}: samples (seed {seed})", fontsize=12)
+        ax_img.grid(False)
         x = np.arange(len(methods))
         old = [values[s][m]["fid"][0] for m in methods]
         before = [values[s][m]["fid"][0] - values[s][m]["fid"][1] for m in methods]

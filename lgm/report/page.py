@@ -41,6 +41,7 @@ from lgm.report.runs import (
     seeds_text,
     surviving,
 )
+from lgm.report.style import theme
 from lgm.report.tables import html_table
 
 CAVEATS: dict[str, str] = {
@@ -297,6 +298,7 @@ def _readable_figures() -> None:
     import matplotlib
 
     matplotlib.rcParams.update(FIGURE_FONTS)
+    theme()
 
 
 def begin(name: str, *, preset: str, seeds: Sequence[int], device: str,
