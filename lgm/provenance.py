@@ -25,6 +25,11 @@ def git_commit() -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+#: The commit of the code this process imported: what a result records, since a run of hours
+#: may end after the checkout has moved on (its numerics fingerprint still guards the result).
+LOADED_COMMIT = git_commit()
+
+
 def describe_device(device: torch.device) -> str:
     """'cpu (N threads)' or the CUDA device name."""
     if device.type == "cuda":
@@ -35,7 +40,7 @@ def describe_device(device: torch.device) -> str:
 def provenance(device: torch.device, started: float) -> dict[str, Any]:
     """What a result file records about how it was made."""
     return {
-        "git_commit": git_commit(),
+        "git_commit": LOADED_COMMIT,  # the code that ran
         "device": describe_device(device),
         "torch": torch.__version__,
         "python": platform.python_version(),
